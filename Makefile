@@ -1,0 +1,90 @@
+# baleia: build, test, demo and benchmark.  `make help` lists the targets.
+#
+# Other parts of the project add their own test suites in mk/*.mk: each fragment appends its
+# target to TEST_TARGETS (e.g. `TEST_TARGETS += test-conformance`) and `make test` runs them all.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# rustup installs cargo here; a root shell started without a login profile does not have it on PATH.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+BALEIA ?= $(TARGET_DIR)/release/baleia
+DIR ?=
+
+# What the demo, the tests and the benchmark need from Debian.
+DEB_PKGS := busybox-static runc crun hyperfine time jq util-linux gcc libc6-dev pkg-config curl ca-certificates
+
+TEST_TARGETS := test-cargo
+-include mk/*.mk
+
+.PHONY: help deps rust build bundle demo test test-cargo bench fmt fmt-check clippy clean
+
+help:
+	@echo "make demo              install deps, build, run a busybox container with baleia"
+	@echo "make test              install deps, build, run every test suite ($(TEST_TARGETS))"
+	@echo "make bench             time baleia, runc and crun on the same bundle"
+	@echo "make bundle DIR=path   make a busybox OCI bundle in path"
+	@echo "make deps | build | fmt | clippy | clean"
+
+# apt only when a package is missing, so that a second `make test` starts at once.
+deps: rust
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing" $$missing; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# Debian 12's own cargo is too old for our dependencies; rustup's stable toolchain is what we build with.
+rust:
+	@if ! command -v $(CARGO) >/dev/null 2>&1; then \
+	    echo "deps: installing the Rust toolchain with rustup"; \
+	    command -v curl >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q curl ca-certificates; }; \
+	    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy; \
+	fi
+
+build: rust
+	$(CARGO) build --release
+
+bundle:
+	@[ -n "$(DIR)" ] || { echo "usage: make bundle DIR=path" >&2; exit 2; }
+	RUNTIME="$${RUNTIME:-$(BALEIA)}" scripts/make-bundle.sh "$(DIR)"
+
+# A real container: it shows its own hostname, that it is pid 1, and its own mount table.
+demo: deps build
+	@work=$$(mktemp -d /tmp/baleia-demo.XXXXXX); \
+	id=baleia-demo-$$$$; \
+	trap '$(BALEIA) --root "$$work/state" delete --force "$$id" >/dev/null 2>&1 || true; rm -rf "$$work"' EXIT; \
+	CMD='["sh","-c","echo \"hostname: $$(hostname)\"; echo \"my pid: $$$$\"; echo mounts:; cat /proc/self/mounts"]' \
+	    RUNTIME=$(BALEIA) scripts/make-bundle.sh "$$work/bundle" >/dev/null; \
+	echo "== $(BALEIA) run $$id (bundle $$work/bundle)"; \
+	$(BALEIA) --root "$$work/state" run --bundle "$$work/bundle" "$$id" </dev/null; \
+	echo "== container exited with status $$?"
+
+test: deps build
+	@$(MAKE) --no-print-directory $(TEST_TARGETS)
+
+# The integration tests in runtime-cli/tests drive the release binary (they run as root).
+test-cargo:
+	$(CARGO) test --workspace --release
+
+bench: deps build
+	BALEIA=$(BALEIA) scripts/bench.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+
+clean:
+	$(CARGO) clean
