@@ -16,7 +16,7 @@ BALEIA ?= $(TARGET_DIR)/release/baleia
 DIR ?=
 
 # What the demo, the tests and the benchmark need from Debian.
-DEB_PKGS := busybox-static runc crun hyperfine time jq util-linux gcc libc6-dev pkg-config curl ca-certificates
+DEB_PKGS := busybox-static runc crun hyperfine time jq binutils util-linux gcc libc6-dev pkg-config curl ca-certificates
 
 TEST_TARGETS := test-cargo
 -include mk/*.mk
