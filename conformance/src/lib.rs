@@ -1,1 +1,9 @@
-pub fn placeholder() {}
+//! baleia's OCI runtime conformance suite: a probe that runs inside
+//! containers and a harness that drives any runc-compatible binary through
+//! its command line.
+//!
+//! ```
+//! assert!(conformance::probe::Options::parse(["--pause"]).is_ok());
+//! ```
+
+pub mod probe;
