@@ -6,4 +6,8 @@
 //! assert!(conformance::probe::Options::parse(["--pause"]).is_ok());
 //! ```
 
+pub mod bundle;
+pub mod groups;
+pub mod harness;
 pub mod probe;
+pub mod runtime;

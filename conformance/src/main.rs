@@ -1,1 +1,227 @@
-fn main() {}
+//! `baleia-conformance`: run the OCI conformance suite against a
+//! runc-compatible binary, or merge several runs into one side-by-side table.
+//!
+//! ```text
+//! baleia-conformance --runtime PATH [--name N] [--group G]... [--filter S]
+//!                    [--format table|json|tap] [--probe PATH] [--busybox PATH]
+//!                    [--work DIR] [--expect-pass FILE] [--list]
+//! baleia-conformance merge NAME=RESULTS.json... [--title T]
+//! ```
+
+use conformance::harness::{self, Outcome, Suite};
+use std::path::PathBuf;
+
+struct Args {
+    runtime: Option<PathBuf>,
+    name: Option<String>,
+    groups: Vec<String>,
+    filters: Vec<String>,
+    format: String,
+    probe: Option<PathBuf>,
+    busybox: PathBuf,
+    work: Option<PathBuf>,
+    expect_pass: Option<PathBuf>,
+    list: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: baleia-conformance --runtime PATH [--name N] [--group G]... [--filter S]...\n\
+         \x20      [--format table|json|tap] [--probe PATH] [--busybox PATH] [--work DIR]\n\
+         \x20      [--expect-pass FILE] [--list]\n\
+         \x20  or: baleia-conformance merge NAME=RESULTS.json..."
+    );
+    std::process::exit(2)
+}
+
+fn parse(argv: &[String]) -> Args {
+    let mut a = Args {
+        runtime: None,
+        name: None,
+        groups: Vec::new(),
+        filters: Vec::new(),
+        format: "table".into(),
+        probe: None,
+        busybox: conformance::bundle::BUSYBOX.into(),
+        work: None,
+        expect_pass: None,
+        list: false,
+    };
+    let mut it = argv.iter();
+    while let Some(x) = it.next() {
+        let mut val = || it.next().cloned().unwrap_or_else(|| usage());
+        match x.as_str() {
+            "--runtime" => a.runtime = Some(val().into()),
+            "--name" => a.name = Some(val()),
+            "--group" => a.groups.push(val()),
+            "--filter" => a.filters.push(val()),
+            "--format" => a.format = val(),
+            "--probe" => a.probe = Some(val().into()),
+            "--busybox" => a.busybox = val().into(),
+            "--work" => a.work = Some(val().into()),
+            "--expect-pass" => a.expect_pass = Some(val().into()),
+            "--list" => a.list = true,
+            _ => usage(),
+        }
+    }
+    a
+}
+
+/// The probe is built for an explicit target (static), so it lives in a
+/// sibling target directory of this binary; BALEIA_PROBE overrides.
+fn find_probe() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("BALEIA_PROBE") {
+        return Some(p.into());
+    }
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let profile = dir.file_name()?.to_owned();
+    let cands = [
+        dir.join("../x86_64-unknown-linux-gnu")
+            .join(&profile)
+            .join("baleia-probe"),
+        dir.join("../x86_64-unknown-linux-gnu/release/baleia-probe"),
+        dir.join("../../x86_64-unknown-linux-gnu")
+            .join(&profile)
+            .join("baleia-probe"),
+        dir.join("baleia-probe"),
+    ];
+    cands.into_iter().find(|p| p.exists())
+}
+
+fn merge(argv: &[String]) -> i32 {
+    let mut runs: Vec<(String, Vec<Outcome>)> = Vec::new();
+    for a in argv {
+        let Some((name, file)) = a.split_once('=') else {
+            usage()
+        };
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("baleia-conformance: read {file}: {e}");
+                return 1;
+            }
+        };
+        match harness::parse_outcomes(&text) {
+            Ok(o) => runs.push((name.to_string(), o)),
+            Err(e) => {
+                eprintln!("baleia-conformance: {file}: {e}");
+                return 1;
+            }
+        }
+    }
+    print!("{}", harness::render_side_by_side(&runs));
+    0
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("merge") {
+        std::process::exit(merge(&argv[1..]));
+    }
+    let a = parse(&argv);
+    let tests: Vec<_> = conformance::groups::all()
+        .into_iter()
+        .filter(|t| a.groups.is_empty() || a.groups.iter().any(|g| g == t.group))
+        .filter(|t| a.filters.is_empty() || a.filters.iter().any(|f| t.id().contains(f.as_str())))
+        .collect();
+    if a.list {
+        for t in &tests {
+            println!("{:<50} {}", t.id(), t.cite);
+        }
+        println!("{} tests", tests.len());
+        return;
+    }
+    let Some(runtime) = a.runtime.clone() else {
+        usage()
+    };
+    let runtime = std::fs::canonicalize(&runtime).unwrap_or(runtime);
+    let Some(probe) = a.probe.clone().or_else(find_probe) else {
+        eprintln!("baleia-conformance: no baleia-probe found: build it (make -f mk/conformance.mk) or pass --probe");
+        std::process::exit(2)
+    };
+    let name = a.name.clone().unwrap_or_else(|| {
+        runtime
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    // Containers' inits are re-parented to us once the runtime exits, so we
+    // can wait for them like a shim does.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let work = a.work.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("baleia-conformance-{}", std::process::id()))
+    });
+    let template = work.join("template");
+    let _ = std::fs::remove_dir_all(&template);
+    if let Err(e) = conformance::bundle::make_template(&template, &a.busybox, &probe) {
+        eprintln!("baleia-conformance: rootfs template: {e}");
+        std::process::exit(2)
+    }
+    let suite = Suite {
+        runtime,
+        name,
+        work: work.clone(),
+        template,
+    };
+    let mut outs = Vec::new();
+    for (i, t) in tests.iter().enumerate() {
+        let o = harness::run_test(&suite, t, i);
+        if a.format == "table" {
+            let d: String = o.detail.chars().take(400).collect();
+            println!(
+                "{:<5} {:<14} {:<40} {}",
+                o.status.to_uppercase(),
+                o.group,
+                o.name,
+                d
+            );
+        }
+        outs.push(o);
+    }
+    harness::remove_parent_cgroups();
+    let _ = std::fs::remove_dir_all(&work);
+    match a.format.as_str() {
+        "json" => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Array(
+                outs.iter().map(Outcome::to_json).collect()
+            ))
+            .unwrap_or_default()
+        ),
+        "tap" => print!("{}", harness::render_tap(&outs)),
+        _ => print!("{}", harness::summary(&outs)),
+    }
+    let mut code = 0;
+    if let Some(f) = &a.expect_pass {
+        let listed = std::fs::read_to_string(f).unwrap_or_default();
+        for want in listed
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            match outs
+                .iter()
+                .find(|o| format!("{}/{}", o.group, o.name) == want)
+            {
+                Some(o) if o.status == "pass" => {}
+                Some(o) => {
+                    eprintln!(
+                        "REGRESSION: {want} is listed as passing but is {}: {}",
+                        o.status, o.detail
+                    );
+                    code = 1;
+                }
+                None => {}
+            }
+        }
+        for o in outs.iter().filter(|o| o.status == "pass") {
+            let id = format!("{}/{}", o.group, o.name);
+            if !listed.lines().any(|l| l.trim() == id) {
+                eprintln!("new pass (add it to {}): {id}", f.display());
+            }
+        }
+    }
+    std::process::exit(code);
+}

@@ -1,0 +1,22 @@
+//! The test groups, one module per spec area. Each test cites the
+//! runtime-spec sentence or the runc behaviour it checks; where the two
+//! disagree the citation says which one the test follows and why.
+//!
+//! ```
+//! let all = conformance::groups::all();
+//! let mut ids: Vec<String> = all.iter().map(|t| t.id()).collect();
+//! ids.sort();
+//! ids.dedup();
+//! assert_eq!(ids.len(), all.len(), "test ids are unique");
+//! ```
+
+use crate::harness::Test;
+
+pub mod lifecycle;
+
+/// Every test, in the order the suite runs them.
+pub fn all() -> Vec<Test> {
+    let mut v = Vec::new();
+    v.extend(lifecycle::tests());
+    v
+}
