@@ -1,11 +1,37 @@
 //! The container's cgroup: host layout detection (v1, v2, hybrid), path resolution with runc's
 //! rules, creation, joining, resource limits, freezing, killing every process, stats, removal.
 //!
-//! OWNED BY THE CGROUPS WORK (issue 3). The items below are the contract the rest of
-//! runtime-core uses; their bodies are being written.
+//! The entry points are [`CgroupPaths::resolve`] (where the container's cgroup lives, no side
+//! effects) and [`manager`] (a [`CgroupManager`] for those paths, v1 or v2 as the host is).
+//!
+//! ```no_run
+//! use runtime_core::cgroups::{manager, CgroupPaths};
+//! let paths = CgroupPaths::resolve(Some("/baleia-doc"), "doc")?;
+//! let cg = manager(&paths);
+//! cg.create()?;
+//! cg.add_pid(std::process::id() as i32)?;
+//! # Ok::<(), runtime_core::cgroups::CgroupError>(())
+//! ```
+
+mod bpf;
+mod fs;
+mod mountinfo;
+mod stats;
+mod update;
+mod v1;
+mod v2;
+mod validate;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub use bpf::{device_program, DeviceRule};
+pub use stats::{
+    network_interfaces, BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry,
+    MemoryStats, NetworkInterface, PidsStats, Stats, Throttling,
+};
+pub use update::{parse_bytes, UpdateFlags};
+pub use validate::validate_resources;
 
 /// Where a container's cgroup lives on every hierarchy of this host, resolved once at `create`
 /// and stored in the container's state so that later commands find the same directories even
@@ -13,5 +39,323 @@ use std::path::PathBuf;
 ///
 /// Keys are v1 controller names as mounted (`"cpu"`, `"memory"`, `"name=systemd"`, ...) and `""`
 /// for the cgroup2 (unified) hierarchy; values are absolute directories under /sys/fs/cgroup.
+/// Controllers mounted together (`cpu,cpuacct`) each get a key, with the same directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupPaths(pub BTreeMap<String, PathBuf>);
+
+/// The cgroup layout of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Only cgroup v1 hierarchies.
+    V1,
+    /// Only the cgroup2 hierarchy (mounted at /sys/fs/cgroup on most current distributions).
+    V2,
+    /// v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified), as systemd's
+    /// "hybrid" mode and this project's CI machine have. crun refuses it; we handle it like runc.
+    Hybrid,
+}
+
+/// Everything that can go wrong in this module. Messages name the file or path and carry the
+/// errno text of the failing syscall.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A syscall on a cgroup file or directory failed.
+    #[error("cgroup: {op} {path}: {source}")]
+    Io {
+        /// What was being done ("write 100", "mkdir", "read", ...).
+        op: String,
+        /// The file or directory.
+        path: PathBuf,
+        /// The errno.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The cgroupsPath of the spec is not acceptable.
+    #[error("cgroup: invalid cgroupsPath {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A resource value is malformed or out of range; nothing was written.
+    #[error("cgroup: invalid {field}: {reason}")]
+    InvalidResource {
+        /// The spec field (`memory.limit`, `devices[2].type`, ...).
+        field: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The host cannot honour a requested resource: the controller is not mounted or the
+    /// kernel lacks the file.
+    #[error("cgroup: {what} is not supported on this host: {path} does not exist")]
+    Unsupported {
+        /// The resource asked for.
+        what: String,
+        /// The file that would carry it.
+        path: PathBuf,
+    },
+    /// A kernel file had content we could not parse.
+    #[error("cgroup: cannot parse {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A cgroup directory could not be removed because processes remain in it.
+    #[error("cgroup: cannot remove {path} after {attempts} attempts: {source}; still in it: {remaining}")]
+    Busy {
+        /// The directory.
+        path: PathBuf,
+        /// How many rmdir attempts were made.
+        attempts: u32,
+        /// The last errno.
+        #[source]
+        source: std::io::Error,
+        /// What is still there (pids, sub-cgroups).
+        remaining: String,
+    },
+    /// No cgroup filesystem is mounted.
+    #[error("cgroup: no cgroup filesystem found in /proc/self/mountinfo")]
+    NoCgroupFs,
+    /// A bpf(2) call failed (device program on cgroup v2).
+    #[error("cgroup: bpf {op} on {path}: {source}{log}")]
+    Bpf {
+        /// The bpf command.
+        op: &'static str,
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The errno.
+        #[source]
+        source: std::io::Error,
+        /// The verifier log, if any (prefixed with ": verifier: ").
+        log: String,
+    },
+    /// A state change (freeze) did not happen in time.
+    #[error("cgroup: timed out waiting for {path} to become {what}")]
+    Timeout {
+        /// The file polled.
+        path: PathBuf,
+        /// The awaited state.
+        what: String,
+    },
+}
+
+/// Detects the cgroup layout of this host from /proc/self/mountinfo.
+///
+/// ```no_run
+/// let layout = runtime_core::cgroups::detect()?;
+/// println!("{layout:?}");
+/// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+/// ```
+pub fn detect() -> Result<Layout, CgroupError> {
+    let mounts = mountinfo::cgroup_mounts()?;
+    let v1 = mounts.iter().any(|m| !m.v2);
+    let v2 = mounts.iter().any(|m| m.v2);
+    match (v1, v2) {
+        (true, true) => Ok(Layout::Hybrid),
+        (true, false) => Ok(Layout::V1),
+        (false, true) => Ok(Layout::V2),
+        (false, false) => Err(CgroupError::NoCgroupFs),
+    }
+}
+
+/// Normalises a cgroupsPath lexically, refusing any `..` that would climb above its start
+/// (runc clamps such paths at the root instead; refusing is safer and the issue asks for it).
+fn clean(raw: &str) -> Result<(bool, Vec<String>), CgroupError> {
+    let absolute = raw.starts_with('/');
+    let mut parts: Vec<String> = Vec::new();
+    for comp in raw.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(CgroupError::InvalidPath {
+                        path: raw.to_string(),
+                        reason: "escapes its parent with \"..\"".into(),
+                    });
+                }
+            }
+            c => parts.push(c.to_string()),
+        }
+    }
+    Ok((absolute, parts))
+}
+
+fn join_rel(base: &Path, parts: &[String]) -> PathBuf {
+    let mut p = base.to_path_buf();
+    for c in parts {
+        p.push(c);
+    }
+    p
+}
+
+impl CgroupPaths {
+    /// Resolves the container's cgroup directories with runc's rules, without side effects:
+    /// an absolute cgroupsPath is taken from each hierarchy's root; a relative one is relative
+    /// to the runtime's own cgroup (v1 and the unified dir of hybrid hosts: the own cgroup of
+    /// each hierarchy; pure v2: the parent of the own cgroup, as runc's fs2 driver does,
+    /// because the own cgroup usually has processes and so cannot delegate controllers);
+    /// `None` (or empty) means the relative path `<id>`, runc's default.
+    ///
+    /// ```no_run
+    /// use runtime_core::cgroups::CgroupPaths;
+    /// let p = CgroupPaths::resolve(Some("/baleia/abc"), "abc")?;
+    /// assert!(CgroupPaths::resolve(Some("/../etc"), "abc").is_err());
+    /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+    /// ```
+    pub fn resolve(cgroups_path: Option<&str>, id: &str) -> Result<CgroupPaths, CgroupError> {
+        let raw = match cgroups_path {
+            Some(p) if !p.is_empty() => p.to_string(),
+            _ => id.to_string(),
+        };
+        let (absolute, parts) = clean(&raw)?;
+        if parts.is_empty() {
+            return Err(CgroupError::InvalidPath {
+                path: raw,
+                reason: "names the root cgroup, which a container cannot own".into(),
+            });
+        }
+        let mounts = mountinfo::cgroup_mounts()?;
+        let own = mountinfo::own_cgroups()?;
+        let pure_v2 = mounts.iter().all(|m| m.v2);
+        let mut map = BTreeMap::new();
+        let mut seen_v2 = false;
+        for m in &mounts {
+            if m.v2 {
+                // Several cgroup2 mounts show the same hierarchy: the first is enough.
+                if seen_v2 {
+                    continue;
+                }
+                seen_v2 = true;
+            }
+            let keys: Vec<String> = if m.v2 {
+                vec![String::new()]
+            } else {
+                m.controllers.clone()
+            };
+            let Some(first) = keys.first() else { continue };
+            if keys.iter().any(|k| map.contains_key(k)) {
+                continue; // the same v1 hierarchy mounted twice
+            }
+            let base = if absolute {
+                m.mount_point.clone()
+            } else {
+                let own_path = own.get(first).cloned().unwrap_or_else(|| "/".to_string());
+                let mut rel = m.relative_to_root(&own_path);
+                if m.v2 && pure_v2 {
+                    rel.pop();
+                }
+                join_rel(&m.mount_point, &rel)
+            };
+            let dir = join_rel(&base, &parts);
+            for k in keys {
+                map.insert(k, dir.clone());
+            }
+        }
+        if map.is_empty() {
+            return Err(CgroupError::NoCgroupFs);
+        }
+        Ok(CgroupPaths(map))
+    }
+
+    /// The cgroup2 directory when the host is pure v2 (usable with clone3's
+    /// CLONE_INTO_CGROUP); `None` on v1 and hybrid hosts.
+    ///
+    /// ```no_run
+    /// # let paths = runtime_core::cgroups::CgroupPaths::default();
+    /// if let Some(dir) = paths.unified_only() { println!("born into {}", dir.display()); }
+    /// ```
+    pub fn unified_only(&self) -> Option<&Path> {
+        if self.0.len() == 1 {
+            self.0.get("").map(PathBuf::as_path)
+        } else {
+            None
+        }
+    }
+
+    /// The distinct directories, each once (comounted v1 controllers share one).
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.0.values().cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// The operations on a container's cgroup, implemented for cgroup v1 (which also handles the
+/// unified directory of hybrid hosts) and for cgroup v2.
+///
+/// ```no_run
+/// use runtime_core::cgroups::{manager, CgroupPaths, CgroupManager};
+/// let cg = manager(&CgroupPaths::resolve(Some("/baleia-doc"), "doc")?);
+/// cg.freeze()?;
+/// assert!(cg.is_frozen()?);
+/// cg.thaw()?;
+/// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+/// ```
+pub trait CgroupManager {
+    /// Creates every directory (missing parents too). v1 cpuset: copies cpus/mems from the
+    /// parent first, so that processes can join.
+    fn create(&self) -> Result<(), CgroupError>;
+    /// Moves `pid` into the cgroup on every hierarchy.
+    fn add_pid(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Applies the spec's resources, as at `create`: every field present is written, after
+    /// the whole set was validated (an invalid value writes nothing).
+    fn apply_resources(&self, r: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError>;
+    /// Applies resources with runc's `update` semantics: omitted fields keep their current
+    /// values (a lone cpu quota keeps the period, a lone swap keeps the memory limit) and
+    /// device rules are ignored, as runc's update does.
+    fn update(&self, r: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError>;
+    /// Host pids of every process in the cgroup and its sub-cgroups.
+    fn pids(&self) -> Result<Vec<i32>, CgroupError>;
+    /// Freezes every process and waits until the kernel reports the cgroup frozen.
+    fn freeze(&self) -> Result<(), CgroupError>;
+    /// Thaws the cgroup.
+    fn thaw(&self) -> Result<(), CgroupError>;
+    /// Whether the cgroup is frozen (or freezing).
+    fn is_frozen(&self) -> Result<bool, CgroupError>;
+    /// Sends `signal` to every process: cgroup.kill on v2 for SIGKILL, otherwise freeze,
+    /// signal each, thaw (so that nothing forks in between).
+    fn kill_all(&self, signal: i32) -> Result<(), CgroupError>;
+    /// Removes the container's cgroup directories (and sub-cgroups), bottom-up, retrying a
+    /// bounded number of times on EBUSY; ENOENT is fine. Parents are left, as runc does.
+    fn destroy(&self) -> Result<(), CgroupError>;
+    /// Statistics shaped like the `data` of runc's `events --stats`.
+    fn stats(&self) -> Result<Stats, CgroupError>;
+    /// The paths this manager works on.
+    fn paths(&self) -> &CgroupPaths;
+}
+
+/// The manager for `paths`: v2 when they name only the unified hierarchy, v1 otherwise.
+///
+/// ```no_run
+/// use runtime_core::cgroups::{manager, CgroupPaths};
+/// let cg = manager(&CgroupPaths::resolve(None, "abc")?);
+/// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+/// ```
+pub fn manager(paths: &CgroupPaths) -> Box<dyn CgroupManager> {
+    if paths.unified_only().is_some() {
+        Box::new(v2::V2Manager::new(paths.clone()))
+    } else {
+        Box::new(v1::V1Manager::new(paths.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_refuses_escape_and_keeps_inner_dots() {
+        assert!(clean("/../x").is_err());
+        assert!(clean("a/../../x").is_err());
+        let (abs, parts) = clean("/a/./b/../c").unwrap();
+        assert!(abs);
+        assert_eq!(parts, vec!["a", "c"]);
+        let (abs, parts) = clean("x/y").unwrap();
+        assert!(!abs);
+        assert_eq!(parts, vec!["x", "y"]);
+    }
+}
