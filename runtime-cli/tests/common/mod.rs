@@ -40,6 +40,33 @@ pub fn skip(reason: &str) {
     println!("SKIP: {reason}");
 }
 
+/// runc's version as (major, minor), when the runtime under test is runc.
+pub fn runc_version() -> Option<(u32, u32)> {
+    if !is_runc() {
+        return None;
+    }
+    let out = Command::new(runtime()).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = text.lines().next()?.split_whitespace().nth(2)?;
+    let mut it = v.split(|c: char| !c.is_ascii_digit());
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// For validating the tests against an older runc: skips (saying why) when the runtime under test
+/// is a runc known not to have `feature`. Never skips for baleia.
+pub fn runtime_lacks(feature: &str, which: &str) -> bool {
+    match runc_version() {
+        Some(v) if v < (1, 2) && which == "runc < 1.2" => {
+            skip(&format!(
+                "{} lacks {feature} ({which})",
+                runtime().display()
+            ));
+            true
+        }
+        _ => false,
+    }
+}
+
 fn busybox() -> PathBuf {
     std::env::var_os("BALEIA_TEST_BUSYBOX")
         .map(PathBuf::from)
