@@ -2,7 +2,7 @@
 
 use super::fs::{self, read, read_opt, write};
 use super::stats::{parse_blkio_v1, CpuUsage, HugetlbStats, MemoryEntry, Stats};
-use super::validate::validate_resources;
+use super::validate::validate;
 use super::{CgroupError, CgroupManager, CgroupPaths};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use std::path::{Path, PathBuf};
@@ -377,7 +377,7 @@ impl V1Manager {
     }
 
     fn set_all(&self, r: &LinuxResources, update: bool) -> Result<(), CgroupError> {
-        validate_resources(r, false)?;
+        validate(r, false)?;
         if !update {
             self.set_devices(r)?;
         }

@@ -4,7 +4,7 @@ use super::bpf::{attach_device_program, DeviceRule};
 use super::fs::{self, read, read_opt, write};
 use super::stats::{parse_io_stat, HugetlbStats, MemoryEntry, Stats};
 use super::v1::{hugetlb_sizes, rdma_line};
-use super::validate::validate_resources;
+use super::validate::validate;
 use super::{CgroupError, CgroupManager, CgroupPaths};
 use oci_spec::runtime::LinuxResources;
 use std::path::PathBuf;
@@ -295,7 +295,7 @@ impl V2Manager {
     }
 
     fn set_all(&self, r: &LinuxResources, update: bool) -> Result<(), CgroupError> {
-        validate_resources(r, true)?;
+        validate(r, true)?;
         if let Some(u) = r.unified() {
             // Refuse unknown keys before writing anything.
             for k in u.keys() {

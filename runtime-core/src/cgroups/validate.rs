@@ -58,15 +58,21 @@ fn page_size(field: &str, s: &str) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Validates every field; `v2` selects the rules of that version (`unified` only on v2).
+/// Validates every field that can be checked without knowing the host (the managers check
+/// again with the host's version: `unified` is refused on v1 there).
 ///
 /// ```
 /// use runtime_core::cgroups::validate_resources;
 /// let r: oci_spec::runtime::LinuxResources =
 ///     serde_json::from_str(r#"{"memory":{"limit":-5}}"#).unwrap();
-/// assert!(validate_resources(&r, false).is_err());
+/// assert!(validate_resources(&r).is_err());
 /// ```
-pub fn validate_resources(r: &LinuxResources, v2: bool) -> Result<(), CgroupError> {
+pub fn validate_resources(r: &LinuxResources) -> Result<(), CgroupError> {
+    validate(r, true)
+}
+
+/// Validates every field; `v2` selects the rules of that version (`unified` only on v2).
+pub(crate) fn validate(r: &LinuxResources, v2: bool) -> Result<(), CgroupError> {
     if let Some(m) = r.memory() {
         limit("memory.limit", m.limit())?;
         limit("memory.reservation", m.reservation())?;
