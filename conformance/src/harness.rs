@@ -341,6 +341,25 @@ impl Ctx {
         Ok(ctr)
     }
 
+    /// Creates and starts a container whose probe waits for a signal
+    /// (`--wait-signal`); returns once its facts are read.
+    pub fn waiting_for_signal(&mut self, mut cfg: Value) -> Result<Ctr, Verdict> {
+        push_arg(&mut cfg, "--wait-signal");
+        let mut ctr = self.create(&cfg)?;
+        self.start(&ctr)?;
+        self.read_facts(&mut ctr)?;
+        Ok(ctr)
+    }
+
+    /// The signal number a `--wait-signal` probe reported (reads to its exit).
+    pub fn signal_received(&mut self, ctr: &mut Ctr) -> Result<i64, Verdict> {
+        let rest = read_all(ctr.stdout.take(), CONTAINER_TIMEOUT)?;
+        rest.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find_map(|v| v["signal"].as_i64())
+            .ok_or_else(|| fail("the probe to report a signal", format!("{rest:?}")))
+    }
+
     /// Creates, starts and waits for a container to end.
     pub fn run(&mut self, cfg: &Value) -> Result<Run, Verdict> {
         let mut ctr = self.create(cfg)?;

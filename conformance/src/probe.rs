@@ -465,15 +465,16 @@ extern "C" fn on_signal(sig: libc::c_int) {
     SIGNAL_SEEN.store(sig, Ordering::SeqCst);
 }
 
-/// Blocks every catchable signal, installs a recording handler, and waits
-/// with sigsuspend so that no signal can slip in between check and wait.
-fn wait_for_signal() -> i32 {
+/// Blocks every catchable signal and installs a recording handler. Done
+/// before the facts are printed: a signal sent as soon as the harness reads
+/// them stays pending instead of being dropped (a pid-namespace init drops
+/// signals it has no handler for).
+fn prepare_for_signal() {
     // SAFETY: plain signal-mask manipulation on our own single-threaded process.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
         for sig in 1..32 {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 continue;
@@ -483,6 +484,13 @@ fn wait_for_signal() -> i32 {
             libc::sigfillset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
+    }
+}
+
+/// Waits with sigsuspend so that no signal slips in between check and wait.
+fn wait_for_signal() -> i32 {
+    // SAFETY: sigsuspend with an empty mask we own.
+    unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         while SIGNAL_SEEN.load(Ordering::SeqCst) == 0 {
@@ -510,7 +518,11 @@ where
             return 125;
         }
     };
+    // The mask the runtime gave us is a fact: collect before changing it.
     let facts = collect(&opts);
+    if opts.wait_signal {
+        prepare_for_signal();
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{facts}");
     let _ = out.flush();

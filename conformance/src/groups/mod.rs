@@ -12,11 +12,15 @@
 
 use crate::harness::Test;
 
+pub mod kill;
 pub mod lifecycle;
+pub mod process;
 
 /// Every test, in the order the suite runs them.
 pub fn all() -> Vec<Test> {
     let mut v = Vec::new();
     v.extend(lifecycle::tests());
+    v.extend(kill::tests());
+    v.extend(process::tests());
     v
 }
