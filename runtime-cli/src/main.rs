@@ -1,1 +1,192 @@
-fn main(){}
+//! `baleia`: runc's command line over runtime-core.
+//!
+//! Every command is a thin call into the library. Failures print one line on stderr, add one
+//! `level=error` line to the `--log` file (JSON with `--log-format json`, as containerd reads
+//! it) and exit 1.
+
+mod commands;
+mod log;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Log line format (`--log-format`).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baleia",
+    about = "baleia: an OCI container runtime with runc's command line",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Root directory for container state.
+    #[arg(long, global = true, default_value = "/run/baleia")]
+    root: PathBuf,
+    /// Append errors (and debug messages with --debug) to this file.
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log debug messages too.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd's cgroup driver (not implemented yet: refused).
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (only false/auto are implemented).
+    #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    /// Path to criu (accepted for runc compatibility; checkpointing is not implemented).
+    #[arg(long, global = true, hide = true)]
+    criu: Option<PathBuf>,
+    /// Print the version.
+    #[arg(short = 'v', long)]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Path to the bundle directory.
+    #[arg(short, long, default_value = ".")]
+    bundle: PathBuf,
+    /// Unix socket to send the console's pty master to.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// File to write the init's host pid to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Pass N additional fds (3..3+N) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// The container id.
+    id: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container; its process waits until `start`.
+    Create(CreateArgs),
+    /// Start a created container's process.
+    Start { id: String },
+    /// Print a container's state as JSON.
+    State { id: String },
+    /// Send a signal (default SIGTERM) to a container's init, or with --all to every process.
+    Kill {
+        /// Signal every process of the container.
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        signal: Option<String>,
+    },
+    /// Delete a container; --force kills it first if it runs.
+    Delete {
+        /// Kill the container if it is running.
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Create and start a container, wait for it and exit with its status.
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return once the container is started.
+        #[arg(short, long)]
+        detach: bool,
+        /// Keep the container's state after it exits.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// List containers.
+    List {
+        /// Output format: table or json.
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        /// Print only the ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json into the bundle directory.
+    Spec {
+        /// Directory to write config.json into.
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Run a process in a running container (not implemented yet).
+    Exec {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// Freeze every process of a container (not implemented yet).
+    Pause { id: String },
+    /// Thaw a paused container (not implemented yet).
+    Resume { id: String },
+    /// List a container's processes (not implemented yet).
+    Ps {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// Change a container's resource limits (not implemented yet).
+    Update {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// Report container events and stats (not implemented yet).
+    Events {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// Print the features this runtime supports (not implemented yet).
+    Features,
+    /// Checkpoint a running container (not implemented).
+    Checkpoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// Restore a checkpointed container (not implemented).
+    Restore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Usage errors exit 1 like runc's (clap would use 2), help and --version 0.
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let logger = match log::Logger::open(cli.log.as_deref(), cli.log_format) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match commands::dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            logger.error(&e.to_string());
+            ExitCode::from(1)
+        }
+    }
+}

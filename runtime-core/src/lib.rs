@@ -1,3 +1,534 @@
 //! runtime-core: an OCI container runtime as a library.
+//!
+//! A [`Runtime`] is a handle on a state root (runc's `--root`); it creates containers from OCI
+//! bundles, starts, signals and deletes them, and reports their state. The `baleia` binary is a
+//! thin command-line layer over it with runc's flags.
+//!
+//! ```no_run
+//! use runtime_core::{CreateOptions, Runtime};
+//!
+//! let rt = Runtime::new("/run/baleia");
+//! let pid = rt.create("demo", &CreateOptions::new("/tmp/bundle")).unwrap();
+//! rt.start("demo").unwrap();
+//! println!("init is host pid {pid}: {}", rt.state("demo").unwrap().status);
+//! rt.kill("demo", libc::SIGKILL, false).unwrap();
+//! ```
+
 pub mod cgroups;
 pub mod seccomp;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod time;
+
+mod capabilities;
+mod error;
+mod hooks;
+mod process;
+mod rootfs;
+mod sys;
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use serde::Serialize;
+
+pub use error::{Error, Result};
+pub use state::Status;
+
+use crate::cgroups::{CgroupManager, CgroupPaths};
+use crate::spec::Bundle;
+use crate::state::{derive_status, Record, Store};
+
+/// Options of `create` (runc's flags of the same names).
+///
+/// ```
+/// let mut o = runtime_core::CreateOptions::new("/tmp/bundle");
+/// o.pid_file = Some("/run/demo.pid".into());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The bundle directory holding config.json.
+    pub bundle: PathBuf,
+    /// Where to write the init's host pid (atomically, no trailing newline).
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (for ramdisk roots).
+    pub no_pivot: bool,
+    /// Do not give the container a session keyring of its own.
+    pub no_new_keyring: bool,
+    /// Pass fds 3..3+N of the caller to the container.
+    pub preserve_fds: u32,
+}
+
+impl CreateOptions {
+    /// Options with every flag at runc's default.
+    pub fn new(bundle: impl Into<PathBuf>) -> CreateOptions {
+        CreateOptions {
+            bundle: bundle.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A container's state as `baleia state` prints it (the OCI state plus runc's extras).
+///
+/// ```no_run
+/// let s = runtime_core::Runtime::new("/run/baleia").state("web").unwrap();
+/// println!("{}", serde_json::to_string_pretty(&s).unwrap());
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerState {
+    /// The runtime-spec version of this state.
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    /// The container id.
+    pub id: String,
+    /// Host pid of the init; 0 once stopped.
+    pub pid: i32,
+    /// The lifecycle status.
+    pub status: Status,
+    /// Absolute bundle path.
+    pub bundle: PathBuf,
+    /// Absolute rootfs path.
+    pub rootfs: PathBuf,
+    /// Creation time, RFC 3339 with nanoseconds.
+    pub created: String,
+    /// The spec's annotations.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+    /// The owner (empty in `state`, the user name in `list`, as runc prints them).
+    pub owner: String,
+}
+
+/// A handle on a state root: every container operation goes through it.
+///
+/// ```no_run
+/// let rt = runtime_core::Runtime::new("/run/baleia");
+/// for c in rt.list().unwrap() { println!("{} {}", c.id, c.status); }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    store: Store,
+}
+
+/// The OCI state JSON given to hooks on stdin.
+pub(crate) fn hook_state(id: &str, status: &str, pid: i32, bundle: &Bundle, spec: &oci_spec::runtime::Spec) -> Vec<u8> {
+    let v = serde_json::json!({
+        "ociVersion": spec::OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle.dir,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+fn record_hook_state(rec: &Record, status: &str, pid: i32) -> Vec<u8> {
+    let v = serde_json::json!({
+        "ociVersion": spec::OCI_VERSION,
+        "id": rec.id,
+        "status": status,
+        "pid": pid,
+        "bundle": rec.bundle,
+        "annotations": rec.annotations,
+    });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// Device rules every container gets on top of the spec's, as runc adds them: the default
+/// device nodes and pseudo-terminals stay usable under a spec that denies everything.
+fn with_default_device_rules(
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> Option<oci_spec::runtime::LinuxResources> {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+    let mut r = resources.cloned()?;
+    let rule = |typ, major: Option<i64>, minor: Option<i64>| {
+        let mut d = LinuxDeviceCgroup::default();
+        d.set_allow(true);
+        d.set_typ(Some(typ));
+        d.set_major(major);
+        d.set_minor(minor);
+        d.set_access(Some("rwm".to_string()));
+        d
+    };
+    let c = LinuxDeviceType::C;
+    let defaults = [
+        rule(c, Some(1), Some(3)),   // null
+        rule(c, Some(1), Some(5)),   // zero
+        rule(c, Some(1), Some(7)),   // full
+        rule(c, Some(1), Some(8)),   // random
+        rule(c, Some(1), Some(9)),   // urandom
+        rule(c, Some(5), Some(0)),   // tty
+        rule(c, Some(5), Some(1)),   // console
+        rule(c, Some(5), Some(2)),   // ptmx
+        rule(c, Some(136), None),    // pts/*
+        rule(c, Some(10), Some(200)), // net/tun
+    ];
+    if let Some(devs) = r.devices().clone() {
+        let mut all = devs;
+        all.extend(defaults);
+        r.set_devices(Some(all));
+    }
+    Some(r)
+}
+
+impl Runtime {
+    /// A runtime whose containers live under `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Runtime {
+        Runtime {
+            store: Store::new(root),
+        }
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &Path {
+        self.store.root()
+    }
+
+    /// Create container `id` from the bundle: the init is set up and blocked until [`start`].
+    /// Returns the init's host pid. On failure nothing is left behind.
+    ///
+    /// [`start`]: Runtime::start
+    pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+        state::validate_id(id)?;
+        let bundle = Bundle::load(&opts.bundle)?;
+        let seccomp = match bundle.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => Some(seccomp::compile(profile)?),
+            None => None,
+        };
+        let cgroups_path = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_ref())
+            .map(|p| p.to_string_lossy().into_owned());
+        let paths = CgroupPaths::resolve(cgroups_path.as_deref(), id)?;
+        let resources = with_default_device_rules(
+            bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref()),
+        );
+        if let Some(r) = &resources {
+            cgroups::validate_resources(r)?;
+        }
+        let lock = self.store.reserve(id)?;
+        let cgroup = cgroups::manager(&paths);
+        let made = self.create_locked(id, opts, &bundle, &paths, cgroup.as_ref(), resources.as_ref(), seccomp.as_ref());
+        if made.is_err() {
+            let _ = cgroup.kill_all(libc::SIGKILL);
+            let _ = cgroup.destroy();
+            let _ = self.store.remove(id);
+        }
+        drop(lock);
+        made
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_locked(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        bundle: &Bundle,
+        paths: &CgroupPaths,
+        cgroup: &dyn CgroupManager,
+        resources: Option<&oci_spec::runtime::LinuxResources>,
+        seccomp: Option<&seccomp::Program>,
+    ) -> Result<i32> {
+        let created = time::rfc3339_now();
+        let state_dir = self.store.dir(id);
+        cgroup.create()?;
+        if let Some(r) = resources {
+            cgroup.apply_resources(r)?;
+        }
+        let launch = process::Launch {
+            id,
+            bundle,
+            state_dir: &state_dir,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            cgroup_paths: paths,
+            cgroup,
+            seccomp,
+        };
+        let hooks = bundle.spec.hooks().as_ref();
+        let run_hooks = |pid: i32| -> Result<()> {
+            let st = hook_state(id, "creating", pid, bundle, &bundle.spec);
+            #[allow(deprecated)]
+            hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st)?;
+            hooks::run("createRuntime", hooks.and_then(|h| h.create_runtime().as_ref()), &st)
+        };
+        let pid = process::spawn_init(&launch, &run_hooks)?;
+        let start_time = state::proc_stat(pid)
+            .map(|s| s.start_time)
+            .ok_or_else(|| Error::Other(format!("the container's init (pid {pid}) vanished")))?;
+        let rec = Record {
+            id: id.to_string(),
+            pid,
+            start_time,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created,
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            cgroup_paths: paths.clone(),
+            host_pid_ns: !process::has_pid_ns(&bundle.spec),
+            hooks: bundle.spec.hooks().clone(),
+        };
+        self.store.save(&rec)?;
+        if let Some(pf) = &opts.pid_file {
+            let cwd = std::env::current_dir().map_err(|e| Error::io("getcwd", e))?;
+            state::write_atomic(&error::absolute(&cwd, pf), pid.to_string().as_bytes(), 0o644)?;
+        }
+        Ok(pid)
+    }
+
+    fn record(&self, id: &str) -> Result<Record> {
+        state::validate_id(id)?;
+        self.store
+            .load(id)?
+            .ok_or_else(|| Error::InvalidState(format!("container {id} is being created")))
+    }
+
+    /// Let a created container's init run the user's process, then run the poststart hooks.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let rec = self.record(id)?;
+        match derive_status(&self.store, &rec) {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(Error::InvalidState(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            Status::Paused => return Err(Error::Paused(id.into())),
+            _ => {
+                return Err(Error::InvalidState(
+                    "cannot start an already running container".into(),
+                ))
+            }
+        }
+        let fifo = self.store.dir(id).join(state::EXEC_FIFO);
+        // Non-blocking: with no reader left (the init died) this fails at once instead of hanging.
+        let fd = nix::fcntl::open(
+            &fifo,
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| match e {
+            nix::errno::Errno::ENXIO => {
+                Error::InvalidState("cannot start a container that has stopped".into())
+            }
+            e => Error::sys(format!("open {}", fifo.display()), e),
+        })?;
+        nix::unistd::write(&fd, b"0").map_err(|e| Error::sys(format!("write {}", fifo.display()), e))?;
+        drop(fd);
+        std::fs::remove_file(&fifo).map_err(|e| Error::path("remove", &fifo, e))?;
+        if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
+            if let Err(e) = hooks::run("poststart", Some(h), &record_hook_state(&rec, "running", rec.pid)) {
+                let _ = self.signal(&rec, libc::SIGKILL, true);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The state of container `id`.
+    pub fn state(&self, id: &str) -> Result<ContainerState> {
+        state::validate_id(id)?;
+        match self.store.load(id)? {
+            Some(rec) => Ok(self.describe(&rec)),
+            None => Ok(ContainerState {
+                oci_version: spec::OCI_VERSION.into(),
+                id: id.into(),
+                pid: 0,
+                status: Status::Creating,
+                bundle: PathBuf::new(),
+                rootfs: PathBuf::new(),
+                created: String::new(),
+                annotations: HashMap::new(),
+                owner: String::new(),
+            }),
+        }
+    }
+
+    fn describe(&self, rec: &Record) -> ContainerState {
+        let status = derive_status(&self.store, rec);
+        ContainerState {
+            oci_version: spec::OCI_VERSION.into(),
+            id: rec.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { rec.pid },
+            status,
+            bundle: rec.bundle.clone(),
+            rootfs: rec.rootfs.clone(),
+            created: rec.created.clone(),
+            annotations: rec.annotations.clone(),
+            owner: String::new(),
+        }
+    }
+
+    /// Every container under the root, sorted by id (owner filled in, as `runc list` does).
+    pub fn list(&self) -> Result<Vec<ContainerState>> {
+        let mut out = Vec::new();
+        for id in self.store.ids()? {
+            if let Ok(mut s) = self.state(&id) {
+                s.owner = owner_name(&self.store.dir(&id));
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Send `signal` to the container's init, or with `all` to every process of the container.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+        let rec = self.record(id)?;
+        if derive_status(&self.store, &rec) == Status::Stopped {
+            return Err(Error::NotRunning(id.into()));
+        }
+        self.signal(&rec, signal, all)
+    }
+
+    fn signal(&self, rec: &Record, signal: i32, all: bool) -> Result<()> {
+        // With the host's pid namespace, killing the init leaves the rest running: only the
+        // cgroup knows every process.
+        if all || (rec.host_pid_ns && signal == libc::SIGKILL) {
+            cgroups::manager(&rec.cgroup_paths).kill_all(signal)?;
+            if !all {
+                return Ok(());
+            }
+        }
+        let pidfd = match sys::pidfd_open(rec.pid) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ESRCH) if all => return Ok(()),
+            Err(nix::errno::Errno::ESRCH) => return Err(Error::NotRunning(rec.id.clone())),
+            Err(e) => return Err(Error::sys(format!("pidfd_open {}", rec.pid), e)),
+        };
+        // The pidfd pins the process: check it is still ours before signalling it.
+        if !state::is_alive(rec.pid, rec.start_time) {
+            return if all { Ok(()) } else { Err(Error::NotRunning(rec.id.clone())) };
+        }
+        match sys::pidfd_send_signal(&pidfd, signal) {
+            Ok(()) => Ok(()),
+            Err(nix::errno::Errno::ESRCH) if all => Ok(()),
+            Err(nix::errno::Errno::ESRCH) => Err(Error::NotRunning(rec.id.clone())),
+            Err(e) => Err(Error::sys(format!("send signal {signal} to pid {}", rec.pid), e)),
+        }
+    }
+
+    /// Delete container `id`: a stopped one is removed; a created one is killed first; a running
+    /// or paused one only with `force`. With `force`, an unknown id is not an error.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        state::validate_id(id)?;
+        let lock = match self.store.lock(id) {
+            Ok(l) => l,
+            Err(Error::NotExist(_)) if force => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let rec = match self.store.load(id)? {
+            Some(r) => r,
+            // We hold the lock, so no create is running: this is what a crashed create left.
+            None => {
+                drop(lock);
+                return self.store.remove(id);
+            }
+        };
+        let status = derive_status(&self.store, &rec);
+        match status {
+            Status::Stopped => {}
+            Status::Created | Status::Creating => self.kill_and_wait(&rec)?,
+            Status::Running | Status::Paused if force => self.kill_and_wait(&rec)?,
+            other => {
+                return Err(Error::InvalidState(format!(
+                    "cannot delete container {id} that is not stopped: container is {other}"
+                )))
+            }
+        }
+        let cgroup = cgroups::manager(&rec.cgroup_paths);
+        // A shared-pid-namespace container may leave processes behind its init.
+        if rec.host_pid_ns {
+            let _ = cgroup.kill_all(libc::SIGKILL);
+        }
+        cgroup.destroy()?;
+        if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
+            // The spec: a failing poststop hook is logged, and deletion goes on.
+            let _ = hooks::run("poststop", Some(h), &record_hook_state(&rec, "stopped", 0));
+        }
+        drop(lock);
+        self.store.remove(id)
+    }
+
+    fn kill_and_wait(&self, rec: &Record) -> Result<()> {
+        let cgroup = cgroups::manager(&rec.cgroup_paths);
+        let pidfd = sys::pidfd_open(rec.pid).ok();
+        let _ = cgroup.kill_all(libc::SIGKILL);
+        if let Some(fd) = &pidfd {
+            if state::is_alive(rec.pid, rec.start_time) {
+                let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
+            }
+            // A pidfd turns readable when the process has exited (reaped or not).
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            let limit = PollTimeout::try_from(Duration::from_secs(10)).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, limit) {
+                Ok(0) => {
+                    return Err(Error::Other(format!(
+                        "container {} init (pid {}) did not die after SIGKILL",
+                        rec.id, rec.pid
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(Error::sys(format!("wait for pid {}", rec.pid), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Run container `id` attached: create, start, forward signals, wait, delete. Returns the
+    /// exit status runc's `run` would exit with (the init's status, or 128+n when killed by n).
+    pub fn run(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+        let forwarded = signal::block_forwarded()?;
+        let pid = match self.create(id, opts) {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = signal::restore(&forwarded);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.start(id) {
+            let _ = self.delete(id, true);
+            let _ = signal::restore(&forwarded);
+            return Err(e);
+        }
+        let status = signal::forward_until_exit(pid, &forwarded);
+        let _ = self.delete(id, true);
+        let _ = signal::restore(&forwarded);
+        status
+    }
+
+    /// Create and start container `id` and return at once (`run --detach`).
+    pub fn run_detached(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+        let pid = self.create(id, opts)?;
+        if let Err(e) = self.start(id) {
+            let _ = self.delete(id, true);
+            return Err(e);
+        }
+        Ok(pid)
+    }
+}
+
+fn owner_name(dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return String::new();
+    };
+    let uid = meta.uid();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("#{uid}"))
+}

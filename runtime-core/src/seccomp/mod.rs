@@ -21,7 +21,7 @@
 //! actions: one `ret` per distinct action value
 //! ```
 //!
-//! Numbers above the largest syscall the profile names (per ABI) return `ENOSYS` unless the
+//! Numbers above the largest syscall the profile names (per listed ABI) return `ENOSYS` unless the
 //! default action lets syscalls through (allow, log, trace): a newer glibc then falls back
 //! from a syscall the profile does not know (clone3) to an older one, as under runc.
 //!
@@ -356,10 +356,12 @@ enum Outcome {
 /// - `architectures`: the native ABI always, plus the listed ones this host can run (on
 ///   x86_64: x86, x32). Architectures of other hosts are skipped: the kernel never reports them
 ///   here, so their sections could never be reached. Unlisted ABIs are killed.
+/// - `ENOSYS` above the largest syscall named, per ABI, for the listed ABIs only (as runc:
+///   a profile without `architectures` gets no stub), unless the default is allow/log/trace.
 /// - Names this ABI does not know are skipped, like libseccomp does.
 /// - `args`: all conditions of a rule must hold; if two conditions test the same argument,
 ///   each becomes a rule of its own (runc). `SCMP_CMP_MASKED_EQ` takes the mask in `value` and
-///   the datum in `valueTwo`. 64-bit compares on x86_64, low 32 bits on x32 and i386.
+///   the datum in `valueTwo`, and tests `(arg & mask) == (datum & mask)` like libseccomp. 64-bit compares on x86_64, low 32 bits on x32 and i386.
 /// - A syscall with an unconditional rule takes that rule's action; otherwise its conditional
 ///   rules are tried in profile order and the default action applies if none matches.
 /// - `flags`: `SECCOMP_FILTER_FLAG_LOG`, `_SPEC_ALLOW`, `_TSYNC`.
@@ -393,7 +395,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
         "defaultAction",
         "defaultErrnoRet",
     )?;
-    let abis = selected_abis(profile.architectures().as_deref().unwrap_or_default());
+    let listed = listed_abis(profile.architectures().as_deref().unwrap_or_default());
+    let mut abis = vec![Abi::X86_64];
+    abis.extend(listed.iter().filter(|a| **a != Abi::X86_64));
     let rules = parse_rules(profile.syscalls().as_deref().unwrap_or_default())?;
     // runc's -ENOSYS stub, only when the default would not let an unknown syscall through.
     let enosys = !matches!(
@@ -432,23 +436,39 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
 
     g.asm.place(sec_x86_64);
     g.asm.load(OFF_NR);
-    let x32_target = if has(Abi::X32) { sec_x32 } else { bad_arch };
+    // Without x32, libseccomp kills numbers from 0x40000000 up as a foreign ABI, except -1,
+    // which tracers use to skip a syscall: that one takes the default action.
+    let minus_one = g.asm.label();
+    let x32_target = if has(Abi::X32) { sec_x32 } else { minus_one };
     g.asm.jump(
         Cond::Set,
         X32_SYSCALL_BIT,
         Target::To(x32_target),
         Target::Next,
     );
-    g.section(Abi::X86_64, &rules, enosys);
+    // runc sizes its stub on the architectures the profile lists, not on the native one it
+    // always filters: without `architectures` there is no stub at all.
+    let stub = |abi: Abi| enosys && listed.contains(&abi);
+    g.section(Abi::X86_64, &rules, stub(Abi::X86_64), !has(Abi::X32));
+    if !has(Abi::X32) {
+        g.asm.place(minus_one);
+        let default = g.ret_label(default);
+        g.asm.jump(
+            Cond::Eq,
+            u32::MAX,
+            Target::To(default),
+            Target::To(bad_arch),
+        );
+    }
     if has(Abi::X32) {
         // A still holds the syscall number loaded above.
         g.asm.place(sec_x32);
-        g.section(Abi::X32, &rules, enosys);
+        g.section(Abi::X32, &rules, stub(Abi::X32), false);
     }
     if has(Abi::I386) {
         g.asm.place(sec_i386);
         g.asm.load(OFF_NR);
-        g.section(Abi::I386, &rules, enosys);
+        g.section(Abi::I386, &rules, stub(Abi::I386), false);
     }
     g.emit_chains();
     for (value, label) in std::mem::take(&mut g.rets) {
@@ -494,9 +514,9 @@ fn filter_flags(flags: &[Flag]) -> Result<u32, SeccompError> {
     Ok(bits)
 }
 
-/// The ABIs to filter on this host: the native one first, then the listed ones it can run.
-fn selected_abis(archs: &[Arch]) -> Vec<Abi> {
-    let mut abis = vec![Abi::X86_64];
+/// The listed ABIs this host can run.
+fn listed_abis(archs: &[Arch]) -> Vec<Abi> {
+    let mut abis = vec![];
     for a in archs {
         let abi = match a {
             Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
@@ -625,7 +645,8 @@ impl Gen {
     }
 
     /// The binary search on the syscall number for one ABI (A holds the number).
-    fn section(&mut self, abi: Abi, rules: &[Rule<'_>], enosys: bool) {
+    /// `high_is_foreign`: numbers from 0x40000000 up that get here are another ABI's.
+    fn section(&mut self, abi: Abi, rules: &[Rule<'_>], enosys: bool, high_is_foreign: bool) {
         let mut per_nr: BTreeMap<u32, Alts> = BTreeMap::new();
         let mut max: Option<u32> = None;
         for rule in rules {
@@ -671,7 +692,8 @@ impl Gen {
             cursor = nr as u64 + 1;
         }
         match max {
-            Some(max) if enosys => {
+            // runc has no stub for an ABI whose largest named syscall is number 0.
+            Some(max) if enosys && max > 0 => {
                 if cursor <= max as u64 {
                     push(&mut intervals, cursor, Outcome::Ret(self.default));
                 }
@@ -682,6 +704,13 @@ impl Gen {
             _ => {
                 if cursor <= u32::MAX as u64 {
                     push(&mut intervals, cursor, Outcome::Ret(self.default));
+                }
+                if high_is_foreign {
+                    push(
+                        &mut intervals,
+                        X32_SYSCALL_BIT as u64,
+                        Outcome::Ret(RET_BAD_ARCH),
+                    );
                 }
             }
         }
@@ -758,7 +787,9 @@ impl Gen {
         let next = Target::Next;
         let a = &mut self.asm;
         if c.op == CmpOp::ScmpCmpMaskedEq {
-            let (d_hi, d_lo) = ((c.value_two >> 32) as u32, c.value_two as u32);
+            // libseccomp masks the datum too: (arg & mask) == (datum & mask).
+            let datum = c.value_two & c.value;
+            let (d_hi, d_lo) = ((datum >> 32) as u32, datum as u32);
             if wide {
                 a.load(hi_off);
                 a.and(v_hi);

@@ -1,0 +1,91 @@
+//! OCI hooks: run each hook of a kind in order with the container's state JSON on stdin,
+//! honouring its timeout without threads (a pidfd polled with a deadline).
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use oci_spec::runtime::Hook;
+
+use crate::error::{Error, Result};
+
+/// Run `hooks` (of kind `kind`, for messages) in order; the first failure stops the sequence.
+pub(crate) fn run(kind: &str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Result<()> {
+    for (i, hook) in hooks.into_iter().flatten().enumerate() {
+        run_one(hook, state)
+            .map_err(|e| Error::Hook(format!("error running {kind} hook #{i}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
+    let path = hook.path();
+    let mut cmd = Command::new(path);
+    if let Some(args) = hook.args() {
+        if let Some((argv0, rest)) = args.split_first() {
+            cmd.arg0(argv0).args(rest);
+        }
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine: ignore EPIPE.
+        let _ = stdin.write_all(state);
+    }
+    if let Some(secs) = hook.timeout() {
+        if secs <= 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timeout must be positive, got {secs}"));
+        }
+        let pidfd = crate::sys::pidfd_open(child.id() as i32)
+            .map_err(|e| format!("pidfd_open {}: {e}", child.id()))?;
+        let deadline = Instant::now() + Duration::from_secs(secs as u64);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(0) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "{}: timeout after {secs} seconds",
+                        path.display()
+                    ));
+                }
+                Ok(_) => break,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(format!("poll hook {}: {e}", path.display())),
+            }
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("wait for {}: {e}", path.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}, stdout: {}, stderr: {}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim_end(),
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ))
+    }
+}

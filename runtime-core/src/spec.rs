@@ -1,0 +1,391 @@
+//! Loading and validating a bundle's config.json, and the default spec `baleia spec` writes.
+//!
+//! Validation happens before anything is created on the host, so that bad input leaves nothing
+//! behind: every feature baleia does not implement yet is refused here with a clear error rather
+//! than silently ignored inside the container.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{absolute, Error, Result};
+
+/// The runtime-spec version baleia implements (printed by `--version` and put in `state`).
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// A validated bundle: the parsed spec plus the absolute paths derived from it.
+///
+/// ```no_run
+/// let b = runtime_core::spec::Bundle::load("/tmp/bundle".as_ref()).unwrap();
+/// println!("rootfs at {}", b.rootfs.display());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute bundle directory.
+    pub dir: PathBuf,
+    /// Absolute root filesystem path (`root.path` resolved against the bundle).
+    pub rootfs: PathBuf,
+    /// The parsed config.json.
+    pub spec: Spec,
+}
+
+impl Bundle {
+    /// Read `<dir>/config.json`, resolve the rootfs and check everything baleia needs.
+    pub fn load(dir: &Path) -> Result<Bundle> {
+        let dir = std::fs::canonicalize(dir)
+            .map_err(|e| Error::Spec(format!("bundle {}: {e}", dir.display())))?;
+        let path = dir.join("config.json");
+        let text = std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Spec(format!("JSON specification file {} not found", path.display()))
+            } else {
+                Error::Spec(format!("read {}: {e}", path.display()))
+            }
+        })?;
+        let spec: Spec = serde_json::from_slice(&text)
+            .map_err(|e| Error::Spec(format!("parse {}: {e}", path.display())))?;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::Spec("root must be specified in config.json".into()))?;
+        let rootfs = absolute(&dir, root.path());
+        let bundle = Bundle { dir, rootfs, spec };
+        bundle.validate()?;
+        Ok(bundle)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let spec = &self.spec;
+        if !spec.version().starts_with("1.") {
+            return Err(Error::Spec(format!(
+                "unsupported ociVersion {:?}: baleia implements 1.x",
+                spec.version()
+            )));
+        }
+        match std::fs::metadata(&self.rootfs) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Spec(format!(
+                    "rootfs ({}) is not a directory",
+                    self.rootfs.display()
+                )))
+            }
+            Err(_) => {
+                return Err(Error::Spec(format!(
+                    "rootfs ({}) does not exist",
+                    self.rootfs.display()
+                )))
+            }
+        }
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::Spec("process must be specified in config.json".into()))?;
+        validate_process(process)?;
+        if let Some(linux) = spec.linux() {
+            validate_linux(linux)?;
+        }
+        for m in spec.mounts().iter().flatten() {
+            if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+                return Err(Error::Unsupported(format!(
+                    "idmapped mount on {}",
+                    m.destination().display()
+                )));
+            }
+            for o in m.options().iter().flatten() {
+                if matches!(o.as_str(), "idmap" | "ridmap") {
+                    return Err(Error::Unsupported(format!(
+                        "idmapped mount on {}",
+                        m.destination().display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks shared by `create` and (later) `exec`.
+pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::Spec("args must not be empty".into()));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(Error::Spec(format!(
+            "cwd {:?} is not an absolute path",
+            p.cwd().display()
+        )));
+    }
+    if p.terminal() == Some(true) {
+        return Err(Error::Unsupported(
+            "process.terminal (a console for the container)".into(),
+        ));
+    }
+    if p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(Error::Unsupported("process.apparmorProfile".into()));
+    }
+    if p.scheduler().is_some() {
+        return Err(Error::Unsupported("process.scheduler".into()));
+    }
+    if p.io_priority().is_some() {
+        return Err(Error::Unsupported("process.ioPriority".into()));
+    }
+    if p.exec_cpu_affinity().is_some() {
+        return Err(Error::Unsupported("process.execCPUAffinity".into()));
+    }
+    selinux_label_usable(p.selinux_label().as_deref())?;
+    Ok(())
+}
+
+/// SELinux labels are no-ops on hosts without SELinux (as in runc); with SELinux on, we would
+/// have to apply them, which we do not do yet.
+fn selinux_label_usable(label: Option<&str>) -> Result<()> {
+    if label.is_some_and(|l| !l.is_empty()) && Path::new("/sys/fs/selinux/enforce").exists() {
+        return Err(Error::Unsupported("SELinux labels".into()));
+    }
+    Ok(())
+}
+
+fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let mut seen = Vec::new();
+    for ns in linux.namespaces().iter().flatten() {
+        let t = ns.typ();
+        if seen.contains(&t) {
+            return Err(Error::Spec(format!("duplicate namespace type {t}")));
+        }
+        seen.push(t);
+        match t {
+            LinuxNamespaceType::User => {
+                return Err(Error::Unsupported("user namespaces (and rootless)".into()))
+            }
+            LinuxNamespaceType::Time => {
+                return Err(Error::Unsupported("time namespaces".into()))
+            }
+            _ => {}
+        }
+        if let Some(p) = ns.path() {
+            if !p.exists() {
+                return Err(Error::Spec(format!(
+                    "namespace {t} path {} does not exist",
+                    p.display()
+                )));
+            }
+        }
+    }
+    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
+        return Err(Error::Unsupported("uid/gid mappings (user namespaces)".into()));
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(Error::Unsupported("linux.intelRdt".into()));
+    }
+    if linux.personality().is_some() {
+        return Err(Error::Unsupported("linux.personality".into()));
+    }
+    if linux.memory_policy().is_some() {
+        return Err(Error::Unsupported("linux.memoryPolicy".into()));
+    }
+    if linux.net_devices().is_some() {
+        return Err(Error::Unsupported("linux.netDevices".into()));
+    }
+    if linux.time_offsets().is_some() {
+        return Err(Error::Unsupported("linux.timeOffsets".into()));
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        crate::rootfs::propagation_flag(p)
+            .ok_or_else(|| Error::Spec(format!("invalid rootfsPropagation {p:?}")))?;
+    }
+    for (key, _) in linux.sysctl().iter().flatten() {
+        if key.contains("..") || key.starts_with('/') {
+            return Err(Error::Spec(format!("invalid sysctl key {key:?}")));
+        }
+    }
+    selinux_label_usable(linux.mount_label().as_deref())?;
+    Ok(())
+}
+
+/// The config.json `baleia spec` writes: runc's default (a shell in a busybox-like rootfs,
+/// with the usual namespaces, mounts, masked and read-only paths).
+///
+/// ```
+/// let v: serde_json::Value = serde_json::from_str(runtime_core::spec::DEFAULT_SPEC).unwrap();
+/// assert_eq!(v["process"]["args"][0], "sh");
+/// ```
+pub const DEFAULT_SPEC: &str = r#"{
+	"ociVersion": "1.2.0",
+	"process": {
+		"terminal": true,
+		"user": {
+			"uid": 0,
+			"gid": 0
+		},
+		"args": [
+			"sh"
+		],
+		"env": [
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"TERM=xterm"
+		],
+		"cwd": "/",
+		"capabilities": {
+			"bounding": [
+				"CAP_AUDIT_WRITE",
+				"CAP_KILL",
+				"CAP_NET_BIND_SERVICE"
+			],
+			"effective": [
+				"CAP_AUDIT_WRITE",
+				"CAP_KILL",
+				"CAP_NET_BIND_SERVICE"
+			],
+			"permitted": [
+				"CAP_AUDIT_WRITE",
+				"CAP_KILL",
+				"CAP_NET_BIND_SERVICE"
+			],
+			"ambient": [
+				"CAP_AUDIT_WRITE",
+				"CAP_KILL",
+				"CAP_NET_BIND_SERVICE"
+			]
+		},
+		"rlimits": [
+			{
+				"type": "RLIMIT_NOFILE",
+				"hard": 1024,
+				"soft": 1024
+			}
+		],
+		"noNewPrivileges": true
+	},
+	"root": {
+		"path": "rootfs",
+		"readonly": true
+	},
+	"hostname": "baleia",
+	"mounts": [
+		{
+			"destination": "/proc",
+			"type": "proc",
+			"source": "proc"
+		},
+		{
+			"destination": "/dev",
+			"type": "tmpfs",
+			"source": "tmpfs",
+			"options": [
+				"nosuid",
+				"strictatime",
+				"mode=755",
+				"size=65536k"
+			]
+		},
+		{
+			"destination": "/dev/pts",
+			"type": "devpts",
+			"source": "devpts",
+			"options": [
+				"nosuid",
+				"noexec",
+				"newinstance",
+				"ptmxmode=0666",
+				"mode=0620",
+				"gid=5"
+			]
+		},
+		{
+			"destination": "/dev/shm",
+			"type": "tmpfs",
+			"source": "shm",
+			"options": [
+				"nosuid",
+				"noexec",
+				"nodev",
+				"mode=1777",
+				"size=65536k"
+			]
+		},
+		{
+			"destination": "/dev/mqueue",
+			"type": "mqueue",
+			"source": "mqueue",
+			"options": [
+				"nosuid",
+				"noexec",
+				"nodev"
+			]
+		},
+		{
+			"destination": "/sys",
+			"type": "sysfs",
+			"source": "sysfs",
+			"options": [
+				"nosuid",
+				"noexec",
+				"nodev",
+				"ro"
+			]
+		},
+		{
+			"destination": "/sys/fs/cgroup",
+			"type": "cgroup",
+			"source": "cgroup",
+			"options": [
+				"nosuid",
+				"noexec",
+				"nodev",
+				"relatime",
+				"ro"
+			]
+		}
+	],
+	"linux": {
+		"resources": {
+			"devices": [
+				{
+					"allow": false,
+					"access": "rwm"
+				}
+			]
+		},
+		"namespaces": [
+			{
+				"type": "pid"
+			},
+			{
+				"type": "network"
+			},
+			{
+				"type": "ipc"
+			},
+			{
+				"type": "uts"
+			},
+			{
+				"type": "mount"
+			},
+			{
+				"type": "cgroup"
+			}
+		],
+		"maskedPaths": [
+			"/proc/acpi",
+			"/proc/asound",
+			"/proc/kcore",
+			"/proc/keys",
+			"/proc/latency_stats",
+			"/proc/timer_list",
+			"/proc/timer_stats",
+			"/proc/sched_debug",
+			"/sys/firmware",
+			"/proc/scsi"
+		],
+		"readonlyPaths": [
+			"/proc/bus",
+			"/proc/fs",
+			"/proc/irq",
+			"/proc/sys",
+			"/proc/sysrq-trigger"
+		]
+	}
+}
+"#;
