@@ -538,10 +538,10 @@ fn freeze_thaw_pids_and_kill_all() {
     let s = cg.m.stats().unwrap();
     assert_eq!(s.pids.current, 2);
     let j = serde_json::to_value(&s).unwrap();
-    assert!(
-        j["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
-        "{j}"
-    );
+    // The children ran: cpu time is accounted to the cgroup (memory charged before they
+    // joined stays where it was, so memory usage can be 0 here).
+    assert!(s.cpu.usage.total > 0, "{j}");
+    assert!(j["memory"]["usage"].get("limit").is_some(), "{j}");
     // SIGTERM through the freeze -> signal -> thaw path, then SIGKILL through cgroup.kill
     // on v2.
     cg.m.kill_all(libc::SIGTERM).unwrap();

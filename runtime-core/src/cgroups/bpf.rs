@@ -168,7 +168,13 @@ pub fn device_program(rules: &[DeviceRule]) -> Vec<Insn> {
                 ins.off = (len - i - 1) as i16;
             }
         }
+        let unconditional = len == 2;
         p.extend(block);
+        if unconditional {
+            // It matches everything: earlier rules and the default could never run, and the
+            // verifier refuses unreachable instructions.
+            return p;
+        }
     }
     p.push(insn(MOV64_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
