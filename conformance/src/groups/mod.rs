@@ -12,8 +12,10 @@
 
 use crate::harness::Test;
 
+pub mod fs;
 pub mod kill;
 pub mod lifecycle;
+pub mod ns;
 pub mod process;
 
 /// Every test, in the order the suite runs them.
@@ -22,5 +24,7 @@ pub fn all() -> Vec<Test> {
     v.extend(lifecycle::tests());
     v.extend(kill::tests());
     v.extend(process::tests());
+    v.extend(ns::tests());
+    v.extend(fs::tests());
     v
 }
