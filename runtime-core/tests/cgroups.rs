@@ -622,3 +622,20 @@ fn device_rules_deny_a_device() {
     let now = cg.spawn(Child::Open("/dev/null".into()));
     assert_eq!(cg.wait(now), 0, "/dev/null allowed after the update");
 }
+
+#[test]
+fn sigkill_reaches_a_frozen_cgroup() {
+    let mut cg = Cg::new();
+    let p = cg.spawn(Child::Pause);
+    for _ in 0..2000 {
+        if cg.m.pids().unwrap().contains(&p) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    cg.m.freeze().unwrap();
+    cg.m.kill_all(libc::SIGKILL).unwrap();
+    let st = cg.wait(p);
+    assert!(libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL);
+    assert!(cg.m.pids().unwrap().is_empty());
+}

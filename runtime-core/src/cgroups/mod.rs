@@ -343,6 +343,42 @@ pub fn manager(paths: &CgroupPaths) -> Box<dyn CgroupManager> {
     }
 }
 
+/// The device rules runc adds after the spec's own (specconv's AllowedDevices): mknod of any
+/// char or block device, /dev/null, zero, full, random, urandom, tty, console, ptmx and the
+/// pts slaves, so that a container whose spec denies everything still has its basic /dev.
+/// Append them to the spec's `linux.resources.devices` before [`CgroupManager::apply_resources`].
+///
+/// ```
+/// let rules = runtime_core::cgroups::default_device_rules();
+/// assert!(rules.iter().all(|r| r.allow()));
+/// ```
+pub fn default_device_rules() -> Vec<oci_spec::runtime::LinuxDeviceCgroup> {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut d = LinuxDeviceCgroup::default();
+        d.set_allow(true);
+        d.set_typ(Some(typ));
+        d.set_major(major);
+        d.set_minor(minor);
+        d.set_access(Some(access.to_string()));
+        d
+    };
+    let c = LinuxDeviceType::C;
+    vec![
+        rule(c, None, None, "m"),
+        rule(LinuxDeviceType::B, None, None, "m"),
+        rule(c, Some(1), Some(3), "rwm"),
+        rule(c, Some(1), Some(8), "rwm"),
+        rule(c, Some(1), Some(7), "rwm"),
+        rule(c, Some(5), Some(0), "rwm"),
+        rule(c, Some(1), Some(5), "rwm"),
+        rule(c, Some(1), Some(9), "rwm"),
+        rule(c, Some(5), Some(1), "rwm"),
+        rule(c, Some(136), None, "rwm"),
+        rule(c, Some(5), Some(2), "rwm"),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -478,7 +478,9 @@ impl CgroupManager for V1Manager {
         let result = self
             .pids()
             .and_then(|pids| pids.iter().try_for_each(|p| fs::kill_pid(*p, signal)));
-        if frozen && !was_frozen {
+        // A paused container that is sent SIGKILL is thawed so that it can die (runc thaws
+        // after signalling too); other signals leave a paused container paused.
+        if frozen && (!was_frozen || signal == libc::SIGKILL) {
             self.thaw()?;
         }
         result

@@ -384,7 +384,9 @@ impl CgroupManager for V2Manager {
         let result = self
             .pids()
             .and_then(|pids| pids.iter().try_for_each(|p| fs::kill_pid(*p, signal)));
-        if !was_frozen {
+        // A paused container that is sent SIGKILL is thawed so that it can die (runc thaws
+        // after signalling too); other signals leave a paused container paused.
+        if !was_frozen || signal == libc::SIGKILL {
             self.thaw()?;
         }
         result
