@@ -30,7 +30,7 @@ fn run_killed_by_signal_exits_128_plus_n() {
     env.sh("echo ready; exec sleep 1000");
     let b = env.bundle.to_str().unwrap().to_string();
     env.save_for(&env.id);
-    let mut r = env.spawn(&["run", "--bundle", &b, &env.id]);
+    let mut r = env.spawn_for(&env.id, &["run", "--bundle", &b, &env.id]);
     r.wait_output("ready");
     env.exec(&["kill", &env.id, "KILL"]).assert_ok("kill KILL");
     let o = r.wait();
@@ -45,7 +45,7 @@ fn forwarded(sig: i32, name: &str, code: i32) {
     ));
     let b = env.bundle.to_str().unwrap().to_string();
     env.save_for(&env.id);
-    let mut r = env.spawn(&["run", "--bundle", &b, &env.id]);
+    let mut r = env.spawn_for(&env.id, &["run", "--bundle", &b, &env.id]);
     r.wait_output("ready");
     // The trap is set before "ready" is printed, so the signal cannot arrive too early.
     assert_eq!(unsafe { libc::kill(r.pid(), sig) }, 0);

@@ -36,7 +36,8 @@ fn create_leaves_init_to_the_subreaper_caller() {
         "the init's parent is not us: a runtime process is left"
     );
     // Nothing but the init carries the container's id or marker.
-    let others: Vec<i32> = processes_mentioning(&id)
+    let others: Vec<i32> = env
+        .leftover_processes(&id)
         .into_iter()
         .filter(|p| *p != pid)
         .collect();
