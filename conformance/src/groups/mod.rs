@@ -16,6 +16,7 @@ pub mod fs;
 pub mod kill;
 pub mod lifecycle;
 pub mod ns;
+pub mod ops;
 pub mod process;
 
 /// Every test, in the order the suite runs them.
@@ -26,5 +27,6 @@ pub fn all() -> Vec<Test> {
     v.extend(process::tests());
     v.extend(ns::tests());
     v.extend(fs::tests());
+    v.extend(ops::tests());
     v
 }
