@@ -2,7 +2,11 @@
 //! test vectors (struct seccomp_data), against hand-picked expectations and against a direct
 //! evaluation of the profile's semantics.
 
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, Spec};
+mod seccomp_common;
+
+use seccomp_common::{Data, Rng};
+
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, Spec};
 use runtime_core::seccomp::{
     compile, Abi, Program, SeccompError, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT,
 };
@@ -21,71 +25,8 @@ fn trace(e: u32) -> u32 {
     0x7ff0_0000 | e
 }
 
-/// struct seccomp_data.
-#[derive(Clone, Copy, Debug)]
-struct Data {
-    nr: u32,
-    arch: u32,
-    args: [u64; 6],
-}
-
-impl Data {
-    fn new(abi: Abi, nr: u32) -> Data {
-        Data {
-            nr,
-            arch: abi.audit_arch(),
-            args: [0; 6],
-        }
-    }
-    fn arg(mut self, i: usize, v: u64) -> Data {
-        self.args[i] = v;
-        self
-    }
-    fn word(&self, off: u32) -> u32 {
-        let mut bytes = [0u8; 64];
-        bytes[0..4].copy_from_slice(&self.nr.to_le_bytes());
-        bytes[4..8].copy_from_slice(&self.arch.to_le_bytes());
-        // instruction_pointer (8..16) stays 0.
-        for (i, a) in self.args.iter().enumerate() {
-            bytes[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
-        }
-        assert!(off.is_multiple_of(4) && off < 64, "bad load offset {off}");
-        let o = off as usize;
-        u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]])
-    }
-}
-
-/// Runs a seccomp program as the kernel would; panics on anything the kernel's checker would
-/// refuse (unknown opcode, jump out of the program, falling off its end).
 fn run(prog: &Program, d: &Data) -> u32 {
-    let insns = prog.instructions();
-    assert!(!insns.is_empty() && insns.len() <= 4096);
-    let mut a: u32 = 0;
-    let mut pc = 0usize;
-    loop {
-        let i = insns
-            .get(pc)
-            .unwrap_or_else(|| panic!("pc {pc} out of the program"));
-        let k = i.k;
-        let cond = |taken: bool| 1 + if taken { i.jt as usize } else { i.jf as usize };
-        pc += match i.code {
-            0x20 => {
-                a = d.word(k);
-                1
-            }
-            0x54 => {
-                a &= k;
-                1
-            }
-            0x05 => 1 + k as usize,
-            0x15 => cond(a == k),
-            0x25 => cond(a > k),
-            0x35 => cond(a >= k),
-            0x45 => cond(a & k != 0),
-            0x06 => return k,
-            c => panic!("unexpected opcode {c:#x} at {pc}"),
-        };
-    }
+    seccomp_common::run(prog.instructions(), d)
 }
 
 fn profile(json: &str) -> LinuxSeccomp {
@@ -104,6 +45,8 @@ fn nr(abi: Abi, name: &str) -> u32 {
 }
 
 /// What the profile means for one syscall, evaluated directly from its text (runc's rules).
+type Conds = Vec<(usize, LinuxSeccompOperator, u64, u64)>;
+
 fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
     let act = |a: LinuxSeccompAction, e: Option<u32>| match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => KILL_THREAD,
@@ -121,14 +64,30 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
         (AUDIT_ARCH_I386, _) => Abi::I386,
         _ => return KILL_THREAD,
     };
+    let default = act(p.default_action(), p.default_errno_ret());
+    if abi == Abi::X32 && !abis.contains(&Abi::X32) {
+        // libseccomp: a high number without x32 is foreign, except -1 (tracers' skip).
+        return if d.nr == u32::MAX {
+            default
+        } else {
+            KILL_THREAD
+        };
+    }
     if !abis.contains(&abi) {
         return KILL_THREAD;
     }
-    let default = act(p.default_action(), p.default_errno_ret());
+    let mux = |n: &str| {
+        if abi == Abi::I386 {
+            multiplexed(n)
+        } else {
+            None
+        }
+    };
     let rules = p.syscalls().clone().unwrap_or_default();
     let max = rules
         .iter()
         .flat_map(|r| r.names().iter())
+        .filter(|n| mux(n).is_none())
         .filter_map(|n| abi.syscall_number(n))
         .max();
     let permissive = matches!(
@@ -137,23 +96,34 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
             | LinuxSeccompAction::ScmpActLog
             | LinuxSeccompAction::ScmpActTrace
     );
+    let listed = p
+        .architectures()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .any(|a| {
+            matches!(
+                (a, abi),
+                (Arch::ScmpArchNative | Arch::ScmpArchX86_64, Abi::X86_64)
+                    | (Arch::ScmpArchX32, Abi::X32)
+                    | (Arch::ScmpArchX86, Abi::I386)
+            )
+        });
     if let Some(max) = max {
-        if !permissive && d.nr > max {
+        if !permissive && listed && max > 0 && d.nr > max {
             return errno(38);
         }
     }
-    type Conds = Vec<(usize, LinuxSeccompOperator, u64, u64)>;
+    if abi == Abi::X86_64 && d.nr >= X32_SYSCALL_BIT && !abis.contains(&Abi::X32) {
+        return KILL_THREAD;
+    }
     let mut conditional: Vec<(Conds, u32)> = vec![];
     for r in &rules {
         let ret = act(r.action(), r.errno_ret());
-        if ret == default
-            || !r
-                .names()
-                .iter()
-                .any(|n| abi.syscall_number(n) == Some(d.nr))
-        {
+        if ret == default {
             continue;
         }
+        let wide = abi == Abi::X86_64;
         let args: Vec<_> = r
             .args()
             .clone()
@@ -161,17 +131,46 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
             .iter()
             .map(|a| (a.index(), a.op(), a.value(), a.value_two().unwrap_or(0)))
             .collect();
-        if args.is_empty() {
+        // A zero mask always matches: libseccomp drops the test (after runc's split).
+        let keep = |a: &(usize, LinuxSeccompOperator, u64, u64)| {
+            let mask = if wide { a.2 } else { a.2 & 0xffff_ffff };
+            !(a.1 == LinuxSeccompOperator::ScmpCmpMaskedEq && mask == 0)
+        };
+        let repeated = (0..6).any(|i| args.iter().filter(|a| a.0 == i).count() > 1);
+        let alts: Vec<Conds> = if repeated {
+            args.iter().map(|a| vec![*a]).collect()
+        } else {
+            vec![args.clone()]
+        };
+        let alts: Vec<Conds> = alts
+            .into_iter()
+            .map(|c| c.into_iter().filter(|a| keep(a)).collect())
+            .collect();
+        let direct = r
+            .names()
+            .iter()
+            .any(|n| abi.syscall_number(n) == Some(d.nr));
+        let via_mux = r
+            .names()
+            .iter()
+            .filter_map(|n| mux(n))
+            .find(|(m, _)| *m == d.nr);
+        if let Some((_, call)) = via_mux {
+            for alt in &alts {
+                let mut all = vec![(0, LinuxSeccompOperator::ScmpCmpEq, call, 0)];
+                all.extend(alt.iter().copied().filter(|a| {
+                    !(a.1 == LinuxSeccompOperator::ScmpCmpMaskedEq && a.2 & 0xffff_ffff == 0)
+                }));
+                conditional.push((all, ret));
+            }
+        }
+        if !direct {
+            continue;
+        }
+        if alts.iter().any(|c| c.is_empty()) {
             return ret;
         }
-        let repeated = (0..6).any(|i| args.iter().filter(|a| a.0 == i).count() > 1);
-        if repeated {
-            for a in args {
-                conditional.push((vec![a], ret));
-            }
-        } else {
-            conditional.push((args, ret));
-        }
+        conditional.extend(alts.into_iter().map(|c| (c, ret)));
     }
     let wide = abi == Abi::X86_64;
     for (conds, ret) in conditional {
@@ -188,7 +187,7 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
                 LinuxSeccompOperator::ScmpCmpEq => x == v,
                 LinuxSeccompOperator::ScmpCmpGe => x >= v,
                 LinuxSeccompOperator::ScmpCmpGt => x > v,
-                LinuxSeccompOperator::ScmpCmpMaskedEq => x & v == v2,
+                LinuxSeccompOperator::ScmpCmpMaskedEq => x & v == v2 & v,
             }
         });
         if holds {
@@ -198,29 +197,48 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
     default
 }
 
-/// A small deterministic generator, so that a failure can be reproduced.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+/// i386's socketcall(2) / ipc(2) multiplexing: (multiplexer, call number).
+fn multiplexed(name: &str) -> Option<(u32, u64)> {
+    let socket = [
+        "socket",
+        "bind",
+        "connect",
+        "listen",
+        "accept",
+        "getsockname",
+        "getpeername",
+        "socketpair",
+        "send",
+        "recv",
+        "sendto",
+        "recvfrom",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmsg",
+        "recvmsg",
+        "accept4",
+        "recvmmsg",
+        "sendmmsg",
+    ];
+    let ipc = [
+        ("semop", 1),
+        ("semget", 2),
+        ("semctl", 3),
+        ("semtimedop", 4),
+        ("msgsnd", 11),
+        ("msgrcv", 12),
+        ("msgget", 13),
+        ("msgctl", 14),
+        ("shmat", 21),
+        ("shmdt", 22),
+        ("shmget", 23),
+        ("shmctl", 24),
+    ];
+    if let Some(i) = socket.iter().position(|n| *n == name) {
+        return Some((102, i as u64 + 1));
     }
-    /// Values that hit the edges of 64-bit compares: equal halves, off by one, all ones.
-    fn interesting(&mut self, near: &[u64]) -> u64 {
-        let base = near[(self.next() % near.len() as u64) as usize];
-        match self.next() % 8 {
-            0 => base,
-            1 => base.wrapping_add(1),
-            2 => base.wrapping_sub(1),
-            3 => base ^ (1 << 32),
-            4 => base ^ 1,
-            5 => base & 0xffff_ffff,
-            6 => u64::MAX,
-            _ => self.next(),
-        }
-    }
+    ipc.iter().find(|(n, _)| *n == name).map(|(_, c)| (117, *c))
 }
 
 /// Compares the compiled program with the reference on every syscall number around the
@@ -430,7 +448,7 @@ fn conditions_and_within_a_rule_or_on_the_same_argument() {
 #[test]
 fn actions_errno_defaults_and_redundant_rules() {
     let p = profile(
-        r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[
+        r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS","architectures":["SCMP_ARCH_NATIVE"],"syscalls":[
             {"names":["read"],"action":"SCMP_ACT_ALLOW"},
             {"names":["write"],"action":"SCMP_ACT_LOG"},
             {"names":["open"],"action":"SCMP_ACT_ERRNO"},
@@ -489,8 +507,17 @@ fn no_enosys_stub_when_the_default_lets_syscalls_through() {
         assert_eq!(run(&prog, &Data::new(Abi::X86_64, 0)), KILL_THREAD);
         differential(&p, &[Abi::X86_64], 11);
     }
+    // runc sizes its stub on the listed architectures only: none listed, no stub.
+    let p = profile(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    let prog = compile(&p).unwrap();
+    assert_eq!(run(&prog, &Data::new(Abi::X86_64, 1000)), errno(1));
+    assert_eq!(run(&prog, &Data::new(Abi::X86_64, 0)), ALLOW);
     // An empty profile has no largest syscall: everything takes the default.
-    let p = profile(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":13}"#);
+    let p = profile(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":13,"architectures":["SCMP_ARCH_X86_64"]}"#,
+    );
     let prog = compile(&p).unwrap();
     assert_eq!(run(&prog, &Data::new(Abi::X86_64, 1000)), errno(13));
 }

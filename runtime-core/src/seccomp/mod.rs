@@ -364,6 +364,10 @@ enum Outcome {
 ///   the datum in `valueTwo`, and tests `(arg & mask) == (datum & mask)` like libseccomp. 64-bit compares on x86_64, low 32 bits on x32 and i386.
 /// - A syscall with an unconditional rule takes that rule's action; otherwise its conditional
 ///   rules are tried in profile order and the default action applies if none matches.
+///   (libseccomp orders overlapping conditional rules of one syscall by its own tree order;
+///   the profiles engines generate have no such overlap.)
+/// - On i386, a rule on a socket or SysV IPC call also filters socketcall(2) / ipc(2) with
+///   the call number in the first argument, like libseccomp.
 /// - `flags`: `SECCOMP_FILTER_FLAG_LOG`, `_SPEC_ALLOW`, `_TSYNC`.
 /// - `SCMP_ACT_NOTIFY`, `listenerPath` and `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` are refused.
 ///
@@ -624,6 +628,62 @@ fn parse_rules(
 /// A syscall's conditional rules in profile order: (conditions ANDed, return value).
 type Alts = Vec<(Vec<Cmp>, u32)>;
 
+/// `(arg & 0) == (datum & 0)`: true whatever the argument.
+fn always_true(c: &Cmp, wide: bool) -> bool {
+    let mask = if wide { c.value } else { c.value & 0xffff_ffff };
+    c.op == CmpOp::ScmpCmpMaskedEq && mask == 0
+}
+
+/// i386 reaches the socket and SysV IPC calls through socketcall(2) and ipc(2) too, with the
+/// call's number in the first argument: (multiplexer, call number) for such a name.
+fn multiplexed(name: &str) -> Option<(u32, u64)> {
+    const SOCKETCALL: u32 = 102;
+    const IPC: u32 = 117;
+    const SOCKET_CALLS: [&str; 20] = [
+        "socket",
+        "bind",
+        "connect",
+        "listen",
+        "accept",
+        "getsockname",
+        "getpeername",
+        "socketpair",
+        "send",
+        "recv",
+        "sendto",
+        "recvfrom",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmsg",
+        "recvmsg",
+        "accept4",
+        "recvmmsg",
+        "sendmmsg",
+    ];
+    const IPC_CALLS: [(&str, u64); 12] = [
+        ("semop", 1),
+        ("semget", 2),
+        ("semctl", 3),
+        ("semtimedop", 4),
+        ("msgsnd", 11),
+        ("msgrcv", 12),
+        ("msgget", 13),
+        ("msgctl", 14),
+        ("shmat", 21),
+        ("shmdt", 22),
+        ("shmget", 23),
+        ("shmctl", 24),
+    ];
+    if let Some(i) = SOCKET_CALLS.iter().position(|n| *n == name) {
+        return Some((SOCKETCALL, i as u64 + 1));
+    }
+    IPC_CALLS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, call)| (IPC, *call))
+}
+
 /// Generator state shared by the sections.
 struct Gen {
     asm: Asm,
@@ -651,16 +711,51 @@ impl Gen {
         let mut max: Option<u32> = None;
         for rule in rules {
             for name in rule.names {
+                let mux = if abi == Abi::I386 {
+                    multiplexed(name)
+                } else {
+                    None
+                };
+                if let Some((mux_nr, call)) = mux {
+                    // libseccomp also filters the multiplexer, with the call number in the
+                    // first argument and the rule's own conditions applied to its arguments.
+                    if rule.ret != self.default {
+                        let a0 = Cmp {
+                            index: 0,
+                            op: CmpOp::ScmpCmpEq,
+                            value: call,
+                            value_two: 0,
+                        };
+                        let alts = per_nr.entry(mux_nr).or_default();
+                        for conds in &rule.alts {
+                            let mut all = vec![a0];
+                            all.extend(conds.iter().filter(|c| !always_true(c, false)).copied());
+                            alts.push((all, rule.ret));
+                        }
+                    }
+                }
                 let Some(nr) = abi.syscall_number(name) else {
                     continue;
                 };
-                // runc sizes the stub on every name of the profile, redundant rules included.
-                max = max.max(Some(nr));
+                // runc sizes the stub on every name of the profile, redundant rules included,
+                // except the multiplexed calls, which libseccomp does not resolve on i386.
+                if mux.is_none() {
+                    max = max.max(Some(nr));
+                }
                 if rule.ret == self.default {
                     continue;
                 }
                 let alts = per_nr.entry(nr).or_default();
-                alts.extend(rule.alts.iter().map(|c| (c.clone(), rule.ret)));
+                for conds in &rule.alts {
+                    // libseccomp drops a test that always holds (a zero mask), which can make
+                    // the rule unconditional, and an unconditional rule takes precedence.
+                    let conds: Vec<Cmp> = conds
+                        .iter()
+                        .filter(|c| !always_true(c, abi.wide_args()))
+                        .copied()
+                        .collect();
+                    alts.push((conds, rule.ret));
+                }
             }
         }
 
@@ -675,7 +770,13 @@ impl Gen {
         } else {
             0
         };
+        // runc's stub runs before the filter: above the largest number it resolved, ENOSYS wins
+        // even over a rule (on i386, a direct socket call can lie above it).
+        let stub_max = max.filter(|m| enosys && *m > 0);
         for (nr, alts) in per_nr {
+            if stub_max.is_some_and(|m| nr > m) {
+                break;
+            }
             if nr as u64 > cursor {
                 push(&mut intervals, cursor, Outcome::Ret(self.default));
             }
@@ -691,9 +792,9 @@ impl Gen {
             push(&mut intervals, nr as u64, outcome);
             cursor = nr as u64 + 1;
         }
-        match max {
+        match stub_max {
             // runc has no stub for an ABI whose largest named syscall is number 0.
-            Some(max) if enosys && max > 0 => {
+            Some(max) => {
                 if cursor <= max as u64 {
                     push(&mut intervals, cursor, Outcome::Ret(self.default));
                 }
