@@ -5,7 +5,7 @@ use std::path::Path;
 
 use runtime_core::{CreateOptions, Error, Runtime};
 
-use crate::{Cli, Command, CreateArgs};
+use crate::{Cli, Command, CreateArgs, UpdateArgs};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -16,12 +16,12 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         return Ok(0);
     }
     let Some(cmd) = &cli.command else {
-        return Err(Error::Other(
-            "no command given: try `baleia --help`".into(),
-        ));
+        return Err(Error::Other("no command given: try `baleia --help`".into()));
     };
     if cli.systemd_cgroup {
-        return Err(Error::Unsupported("--systemd-cgroup (the systemd cgroup driver)".into()));
+        return Err(Error::Unsupported(
+            "--systemd-cgroup (the systemd cgroup driver)".into(),
+        ));
     }
     if cli.rootless.as_deref() == Some("true") {
         return Err(Error::Unsupported("--rootless=true".into()));
@@ -63,11 +63,19 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         Command::List { format, quiet } => list(&rt, format, *quiet).map(|()| 0),
         Command::Spec { bundle } => spec(bundle).map(|()| 0),
         Command::Exec { .. } => Err(Error::Unsupported("exec".into())),
-        Command::Pause { .. } => Err(Error::Unsupported("pause".into())),
-        Command::Resume { .. } => Err(Error::Unsupported("resume".into())),
-        Command::Ps { .. } => Err(Error::Unsupported("ps".into())),
-        Command::Update { .. } => Err(Error::Unsupported("update".into())),
-        Command::Events { .. } => Err(Error::Unsupported("events".into())),
+        Command::Pause { id } => rt.pause(id).map(|()| 0),
+        Command::Resume { id } => rt.resume(id).map(|()| 0),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&rt, id, format, ps_args).map(|()| 0),
+        Command::Update(a) => update(&rt, a).map(|()| 0),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => events(&rt, id, *stats, interval).map(|()| 0),
         Command::Features => Err(Error::Unsupported("features".into())),
         Command::Checkpoint { .. } | Command::Restore { .. } => {
             Err(Error::Unsupported("checkpoint/restore".into()))
@@ -95,8 +103,8 @@ fn print_version() {
 }
 
 fn print_json_pretty<T: serde::Serialize>(v: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(v)
-        .map_err(|e| Error::Other(format!("encode JSON: {e}")))?;
+    let text =
+        serde_json::to_string_pretty(v).map_err(|e| Error::Other(format!("encode JSON: {e}")))?;
     writeln!(std::io::stdout(), "{text}").map_err(|e| Error::Other(format!("write stdout: {e}")))
 }
 
@@ -138,7 +146,13 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<()> {
             // The layout of Go's tabwriter as runc configures it: cells at least 12 wide,
             // 3 spaces of padding.
             let widths: Vec<usize> = (0..6)
-                .map(|i| rows.iter().map(|r| r[i].len() + 3).max().unwrap_or(0).max(12))
+                .map(|i| {
+                    rows.iter()
+                        .map(|r| r[i].len() + 3)
+                        .max()
+                        .unwrap_or(0)
+                        .max(12)
+                })
                 .collect();
             for r in &rows {
                 let mut line = String::new();
@@ -160,8 +174,153 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<()> {
 fn spec(bundle: &Path) -> Result<()> {
     let path = bundle.join("config.json");
     if path.exists() {
-        return Err(Error::Other("File config.json exists. Remove it first".into()));
+        return Err(Error::Other(
+            "File config.json exists. Remove it first".into(),
+        ));
     }
     std::fs::write(&path, runtime_core::spec::DEFAULT_SPEC)
         .map_err(|e| Error::Other(format!("write {}: {e}", path.display())))
+}
+
+fn ps(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
+    let pids = rt.pids(id)?;
+    let mut out = std::io::stdout().lock();
+    let w = |r: std::io::Result<()>| r.map_err(|e| Error::Other(format!("write stdout: {e}")));
+    match format {
+        "json" => {
+            let text = serde_json::to_string(&pids)
+                .map_err(|e| Error::Other(format!("encode JSON: {e}")))?;
+            w(writeln!(out, "{text}"))
+        }
+        "table" => {
+            let args: Vec<String> = if ps_args.is_empty() {
+                vec!["-ef".into()]
+            } else {
+                ps_args.to_vec()
+            };
+            let output = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| Error::Other(format!("run ps: {e}")))?;
+            if !output.status.success() {
+                return Err(Error::Other(format!(
+                    "ps {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            let text = String::from_utf8_lossy(&output.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let pid_col = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .ok_or_else(|| Error::Other("couldn't find PID field in ps output".into()))?;
+            w(writeln!(out, "{header}"))?;
+            for line in lines {
+                let pid = line
+                    .split_whitespace()
+                    .nth(pid_col)
+                    .and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    w(writeln!(out, "{line}"))?;
+                }
+            }
+            Ok(())
+        }
+        other => Err(Error::Other(format!("invalid format option {other:?}"))),
+    }
+}
+
+fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        return Err(Error::Unsupported(
+            "Intel RDT (--l3-cache-schema, --mem-bw-schema)".into(),
+        ));
+    }
+    let resources = match a.resources.as_deref() {
+        Some(src) => {
+            let text = if src == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map_err(|e| Error::Other(format!("read resources from stdin: {e}")))?;
+                s
+            } else {
+                std::fs::read_to_string(src)
+                    .map_err(|e| Error::Other(format!("read resources {src}: {e}")))?
+            };
+            serde_json::from_str(&text)
+                .map_err(|e| Error::Other(format!("decode resources JSON: {e}")))?
+        }
+        None => runtime_core::cgroups::UpdateFlags {
+            blkio_weight: a.blkio_weight.clone(),
+            cpu_period: a.cpu_period.clone(),
+            cpu_quota: a.cpu_quota.clone(),
+            cpu_burst: a.cpu_burst.clone(),
+            cpu_share: a.cpu_share.clone(),
+            cpu_rt_period: a.cpu_rt_period.clone(),
+            cpu_rt_runtime: a.cpu_rt_runtime.clone(),
+            cpuset_cpus: a.cpuset_cpus.clone(),
+            cpuset_mems: a.cpuset_mems.clone(),
+            kernel_memory: a.kernel_memory.clone(),
+            kernel_memory_tcp: a.kernel_memory_tcp.clone(),
+            memory: a.memory.clone(),
+            memory_reservation: a.memory_reservation.clone(),
+            memory_swap: a.memory_swap.clone(),
+            pids_limit: a.pids_limit.clone(),
+        }
+        .to_resources()?,
+    };
+    rt.update(&a.id, &resources)
+}
+
+/// Parse a Go duration as runc's `--interval` takes it: `5s`, `500ms`, `1m30s`.
+fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let bad = || Error::Other(format!("invalid duration {s:?}"));
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let n: f64 = rest[..end].parse().map_err(|_| bad())?;
+        rest = &rest[end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * scale;
+        rest = &rest[unit_end..];
+    }
+    if total <= 0.0 {
+        return Err(Error::Other(
+            "duration interval must be greater than 0".into(),
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
+fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<()> {
+    let every = parse_duration(interval)?;
+    loop {
+        let data = rt.stats(id)?;
+        let ev = serde_json::json!({ "type": "stats", "id": id, "data": data });
+        writeln!(std::io::stdout(), "{ev}")
+            .map_err(|e| Error::Other(format!("write stdout: {e}")))?;
+        if once {
+            return Ok(());
+        }
+        std::thread::sleep(every);
+    }
 }

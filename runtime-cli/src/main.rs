@@ -78,6 +78,51 @@ pub struct CreateArgs {
     id: String,
 }
 
+/// runc's `update` flags: a LinuxResources JSON (`-` for stdin) or one flag per field.
+#[derive(Args, Debug, Clone)]
+pub struct UpdateArgs {
+    /// Path to a LinuxResources JSON file, `-` for stdin.
+    #[arg(short, long)]
+    resources: Option<String>,
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<String>,
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<String>,
+    #[arg(long = "cpu-quota")]
+    cpu_quota: Option<String>,
+    #[arg(long = "cpu-burst")]
+    cpu_burst: Option<String>,
+    #[arg(long = "cpu-share")]
+    cpu_share: Option<String>,
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<String>,
+    #[arg(long = "cpu-rt-runtime")]
+    cpu_rt_runtime: Option<String>,
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    #[arg(long = "kernel-memory")]
+    kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp")]
+    kernel_memory_tcp: Option<String>,
+    #[arg(long)]
+    memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    memory_reservation: Option<String>,
+    #[arg(long = "memory-swap")]
+    memory_swap: Option<String>,
+    #[arg(long = "pids-limit")]
+    pids_limit: Option<String>,
+    /// Intel RDT schemata (not implemented: refused).
+    #[arg(long = "l3-cache-schema")]
+    l3_cache_schema: Option<String>,
+    /// Intel RDT schemata (not implemented: refused).
+    #[arg(long = "mem-bw-schema")]
+    mem_bw_schema: Option<String>,
+    id: String,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a container; its process waits until `start`.
@@ -132,24 +177,31 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
-    /// Freeze every process of a container (not implemented yet).
+    /// Freeze every process of a container.
     Pause { id: String },
-    /// Thaw a paused container (not implemented yet).
+    /// Thaw a paused container.
     Resume { id: String },
-    /// List a container's processes (not implemented yet).
+    /// List a container's processes: host pids as JSON, or `ps` lines (extra args go to ps).
     Ps {
+        /// Output format: table or json.
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
+        /// Arguments for ps(1) (default -ef).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
+        ps_args: Vec<String>,
     },
-    /// Change a container's resource limits (not implemented yet).
-    Update {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
-    /// Report container events and stats (not implemented yet).
+    /// Change a container's resource limits (omitted fields stay as they are).
+    Update(UpdateArgs),
+    /// Report a container's resource usage (once with --stats, else every --interval).
     Events {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
+        /// Print one stats event and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between stats events (Go duration: 5s, 500ms, 1m).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
     },
     /// Print the features this runtime supports (not implemented yet).
     Features,

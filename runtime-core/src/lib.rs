@@ -115,7 +115,13 @@ pub struct Runtime {
 }
 
 /// The OCI state JSON given to hooks on stdin.
-pub(crate) fn hook_state(id: &str, status: &str, pid: i32, bundle: &Bundle, spec: &oci_spec::runtime::Spec) -> Vec<u8> {
+pub(crate) fn hook_state(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Bundle,
+    spec: &oci_spec::runtime::Spec,
+) -> Vec<u8> {
     let v = serde_json::json!({
         "ociVersion": spec::OCI_VERSION,
         "id": id,
@@ -139,39 +145,15 @@ fn record_hook_state(rec: &Record, status: &str, pid: i32) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
-/// Device rules every container gets on top of the spec's, as runc adds them: the default
-/// device nodes and pseudo-terminals stay usable under a spec that denies everything.
+/// The spec's resources with runc's always-allowed devices appended to its device rules, so
+/// the default device nodes stay usable under a spec that denies everything.
 fn with_default_device_rules(
     resources: Option<&oci_spec::runtime::LinuxResources>,
 ) -> Option<oci_spec::runtime::LinuxResources> {
-    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
     let mut r = resources.cloned()?;
-    let rule = |typ, major: Option<i64>, minor: Option<i64>| {
-        let mut d = LinuxDeviceCgroup::default();
-        d.set_allow(true);
-        d.set_typ(Some(typ));
-        d.set_major(major);
-        d.set_minor(minor);
-        d.set_access(Some("rwm".to_string()));
-        d
-    };
-    let c = LinuxDeviceType::C;
-    let defaults = [
-        rule(c, Some(1), Some(3)),   // null
-        rule(c, Some(1), Some(5)),   // zero
-        rule(c, Some(1), Some(7)),   // full
-        rule(c, Some(1), Some(8)),   // random
-        rule(c, Some(1), Some(9)),   // urandom
-        rule(c, Some(5), Some(0)),   // tty
-        rule(c, Some(5), Some(1)),   // console
-        rule(c, Some(5), Some(2)),   // ptmx
-        rule(c, Some(136), None),    // pts/*
-        rule(c, Some(10), Some(200)), // net/tun
-    ];
-    if let Some(devs) = r.devices().clone() {
-        let mut all = devs;
-        all.extend(defaults);
-        r.set_devices(Some(all));
+    if let Some(mut devs) = r.devices().clone() {
+        devs.extend(cgroups::default_device_rules());
+        r.set_devices(Some(devs));
     }
     Some(r)
 }
@@ -196,7 +178,12 @@ impl Runtime {
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
         state::validate_id(id)?;
         let bundle = Bundle::load(&opts.bundle)?;
-        let seccomp = match bundle.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        let seccomp = match bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+        {
             Some(profile) => Some(seccomp::compile(profile)?),
             None => None,
         };
@@ -208,14 +195,26 @@ impl Runtime {
             .map(|p| p.to_string_lossy().into_owned());
         let paths = CgroupPaths::resolve(cgroups_path.as_deref(), id)?;
         let resources = with_default_device_rules(
-            bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref()),
+            bundle
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().as_ref()),
         );
         if let Some(r) = &resources {
             cgroups::validate_resources(r)?;
         }
         let lock = self.store.reserve(id)?;
         let cgroup = cgroups::manager(&paths);
-        let made = self.create_locked(id, opts, &bundle, &paths, cgroup.as_ref(), resources.as_ref(), seccomp.as_ref());
+        let made = self.create_locked(
+            id,
+            opts,
+            &bundle,
+            &paths,
+            cgroup.as_ref(),
+            resources.as_ref(),
+            seccomp.as_ref(),
+        );
         if made.is_err() {
             let _ = cgroup.kill_all(libc::SIGKILL);
             let _ = cgroup.destroy();
@@ -258,7 +257,11 @@ impl Runtime {
             let st = hook_state(id, "creating", pid, bundle, &bundle.spec);
             #[allow(deprecated)]
             hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st)?;
-            hooks::run("createRuntime", hooks.and_then(|h| h.create_runtime().as_ref()), &st)
+            hooks::run(
+                "createRuntime",
+                hooks.and_then(|h| h.create_runtime().as_ref()),
+                &st,
+            )
         };
         let pid = process::spawn_init(&launch, &run_hooks)?;
         let start_time = state::proc_stat(pid)
@@ -279,7 +282,11 @@ impl Runtime {
         self.store.save(&rec)?;
         if let Some(pf) = &opts.pid_file {
             let cwd = std::env::current_dir().map_err(|e| Error::io("getcwd", e))?;
-            state::write_atomic(&error::absolute(&cwd, pf), pid.to_string().as_bytes(), 0o644)?;
+            state::write_atomic(
+                &error::absolute(&cwd, pf),
+                pid.to_string().as_bytes(),
+                0o644,
+            )?;
         }
         Ok(pid)
     }
@@ -313,7 +320,9 @@ impl Runtime {
         // Non-blocking: with no reader left (the init died) this fails at once instead of hanging.
         let fd = nix::fcntl::open(
             &fifo,
-            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_NONBLOCK
+                | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
         .map_err(|e| match e {
@@ -322,11 +331,16 @@ impl Runtime {
             }
             e => Error::sys(format!("open {}", fifo.display()), e),
         })?;
-        nix::unistd::write(&fd, b"0").map_err(|e| Error::sys(format!("write {}", fifo.display()), e))?;
+        nix::unistd::write(&fd, b"0")
+            .map_err(|e| Error::sys(format!("write {}", fifo.display()), e))?;
         drop(fd);
         std::fs::remove_file(&fifo).map_err(|e| Error::path("remove", &fifo, e))?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
-            if let Err(e) = hooks::run("poststart", Some(h), &record_hook_state(&rec, "running", rec.pid)) {
+            if let Err(e) = hooks::run(
+                "poststart",
+                Some(h),
+                &record_hook_state(&rec, "running", rec.pid),
+            ) {
                 let _ = self.signal(&rec, libc::SIGKILL, true);
                 return Err(e);
             }
@@ -358,7 +372,11 @@ impl Runtime {
         ContainerState {
             oci_version: spec::OCI_VERSION.into(),
             id: rec.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { rec.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                rec.pid
+            },
             status,
             bundle: rec.bundle.clone(),
             rootfs: rec.rootfs.clone(),
@@ -406,13 +424,20 @@ impl Runtime {
         };
         // The pidfd pins the process: check it is still ours before signalling it.
         if !state::is_alive(rec.pid, rec.start_time) {
-            return if all { Ok(()) } else { Err(Error::NotRunning(rec.id.clone())) };
+            return if all {
+                Ok(())
+            } else {
+                Err(Error::NotRunning(rec.id.clone()))
+            };
         }
         match sys::pidfd_send_signal(&pidfd, signal) {
             Ok(()) => Ok(()),
             Err(nix::errno::Errno::ESRCH) if all => Ok(()),
             Err(nix::errno::Errno::ESRCH) => Err(Error::NotRunning(rec.id.clone())),
-            Err(e) => Err(Error::sys(format!("send signal {signal} to pid {}", rec.pid), e)),
+            Err(e) => Err(Error::sys(
+                format!("send signal {signal} to pid {}", rec.pid),
+                e,
+            )),
         }
     }
 
@@ -503,6 +528,59 @@ impl Runtime {
         let _ = self.delete(id, true);
         let _ = signal::restore(&forwarded);
         status
+    }
+
+    /// A record of a container whose init is alive (created, running or paused).
+    fn live_record(&self, id: &str) -> Result<(Record, Status)> {
+        let rec = self.record(id)?;
+        match derive_status(&self.store, &rec) {
+            Status::Stopped => Err(Error::NotRunning(id.into())),
+            s => Ok((rec, s)),
+        }
+    }
+
+    /// Freeze every process of a running container.
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let (rec, status) = self.live_record(id)?;
+        match status {
+            Status::Running => Ok(cgroups::manager(&rec.cgroup_paths).freeze()?),
+            Status::Paused => Err(Error::Paused(id.into())),
+            _ => Err(Error::NotRunning(id.into())),
+        }
+    }
+
+    /// Thaw a paused container.
+    pub fn resume(&self, id: &str) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let (rec, status) = self.live_record(id)?;
+        match status {
+            Status::Paused => Ok(cgroups::manager(&rec.cgroup_paths).thaw()?),
+            _ => Err(Error::InvalidState("container not paused".into())),
+        }
+    }
+
+    /// Host pids of every process in the container's cgroup.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
+        let rec = self.record(id)?;
+        Ok(cgroups::manager(&rec.cgroup_paths).pids()?)
+    }
+
+    /// Change the resource limits of a live container; fields left out stay as they are.
+    pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let (rec, _) = self.live_record(id)?;
+        cgroups::validate_resources(resources)?;
+        Ok(cgroups::manager(&rec.cgroup_paths).update(resources)?)
+    }
+
+    /// Resource usage of a live container, as `events --stats` reports it.
+    pub fn stats(&self, id: &str) -> Result<cgroups::Stats> {
+        let (rec, _) = self.live_record(id)?;
+        let mut stats = cgroups::manager(&rec.cgroup_paths).stats()?;
+        // A container without a network namespace of its own has no interfaces to report.
+        stats.network_interfaces = cgroups::network_interfaces(rec.pid).unwrap_or_default();
+        Ok(stats)
     }
 
     /// Create and start container `id` and return at once (`run --detach`).
