@@ -180,8 +180,12 @@ pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Re
         .ok_or_else(|| Error::Spec("process must be specified".into()))?;
     let cgroup_dir = match l.cgroup_paths.unified_only() {
         Some(dir) => Some(
-            nix::fcntl::open(dir, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-                .ctx(|| format!("open cgroup {}", dir.display()))?,
+            nix::fcntl::open(
+                dir,
+                OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx(|| format!("open cgroup {}", dir.display()))?,
         ),
         None => None,
     };
@@ -207,8 +211,12 @@ pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Re
 
     let own_pidns = match &ns.pid_join {
         Some(target) => {
-            let own = nix::fcntl::open("/proc/self/ns/pid", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-                .ctx(|| "open /proc/self/ns/pid".into())?;
+            let own = nix::fcntl::open(
+                "/proc/self/ns/pid",
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx(|| "open /proc/self/ns/pid".into())?;
             nix::sched::setns(target, CloneFlags::CLONE_NEWPID)
                 .ctx(|| "join the spec's pid namespace".into())?;
             Some(own)
@@ -382,7 +390,10 @@ impl Init<'_> {
             // SAFETY: d points to d.len() valid bytes.
             let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
             if rc != 0 {
-                return Err(Error::sys(format!("setdomainname {d:?}"), nix::errno::Errno::last()));
+                return Err(Error::sys(
+                    format!("setdomainname {d:?}"),
+                    nix::errno::Errno::last(),
+                ));
             }
         }
         // Read-write, so that opening never blocks and the init counts as a writer itself: the
@@ -403,7 +414,13 @@ impl Init<'_> {
             self.expect_go()?;
         }
         if let Some(hooks) = spec.hooks() {
-            let state = crate::hook_state(self.launch.id, "created", host_pid, self.launch.bundle, spec);
+            let state = crate::hook_state(
+                self.launch.id,
+                "created",
+                host_pid,
+                self.launch.bundle,
+                spec,
+            );
             crate::hooks::run("createContainer", hooks.create_container().as_ref(), &state)?;
         }
         rootfs::enter(&plan)?;
@@ -449,19 +466,26 @@ impl Init<'_> {
         }
         drop(fifo);
         if let Some(hooks) = spec.hooks() {
-            let state = crate::hook_state(self.launch.id, "running", host_pid, self.launch.bundle, spec);
+            let state = crate::hook_state(
+                self.launch.id,
+                "running",
+                host_pid,
+                self.launch.bundle,
+                spec,
+            );
             crate::hooks::run("startContainer", hooks.start_container().as_ref(), &state)?;
-        }
-        if let (Some(prog), true) = (self.launch.seccomp, nnp) {
-            // With no_new_privs the filter goes last, so that setup syscalls are not filtered.
-            prog.install()?;
         }
         // Rust ignores SIGPIPE and ignored signals survive execve: give the container defaults.
         // SAFETY: resetting a signal disposition to its default is always sound.
         unsafe {
             let _ = nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
         }
-        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+        let _ =
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+        if let (Some(prog), true) = (self.launch.seccomp, nnp) {
+            // With no_new_privs the filter goes last, so that setup syscalls are not filtered.
+            prog.install()?;
+        }
         let e = nix::unistd::execve(&exe, &self.exec.args, &env).unwrap_err();
         Err(Error::sys(format!("exec {:?}", exe), e))
     }
@@ -472,9 +496,8 @@ impl Init<'_> {
 fn resolve_executable(arg0: &CString, path_var: Option<&str>) -> Result<CString> {
     let name = arg0.to_string_lossy().into_owned();
     let check = |p: &Path| -> std::result::Result<(), nix::errno::Errno> {
-        let meta = std::fs::metadata(p).map_err(|e| {
-            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT))
-        })?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)))?;
         if meta.is_dir() {
             return Err(nix::errno::Errno::EACCES);
         }
@@ -486,7 +509,10 @@ fn resolve_executable(arg0: &CString, path_var: Option<&str>) -> Result<CString>
             Err(nix::errno::Errno::ENOENT) => Err(Error::Other(format!(
                 "exec: \"{name}\": stat {name}: no such file or directory"
             ))),
-            Err(e) => Err(Error::Other(format!("exec: \"{name}\": {}", e.desc().to_lowercase()))),
+            Err(e) => Err(Error::Other(format!(
+                "exec: \"{name}\": {}",
+                e.desc().to_lowercase()
+            ))),
         };
     }
     let mut denied = false;
@@ -516,8 +542,17 @@ fn join_session_keyring(id: &str) -> Result<()> {
     match r {
         // Keyrings may be unavailable (ENOSYS) or disallowed by a seccomp filter of an outer
         // container: runc treats that as "no keyring", not as an error.
-        -1 if matches!(nix::errno::Errno::last(), nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => Ok(()),
-        -1 => Err(Error::sys("join a new session keyring", nix::errno::Errno::last())),
+        -1 if matches!(
+            nix::errno::Errno::last(),
+            nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM
+        ) =>
+        {
+            Ok(())
+        }
+        -1 => Err(Error::sys(
+            "join a new session keyring",
+            nix::errno::Errno::last(),
+        )),
         _ => Ok(()),
     }
 }
