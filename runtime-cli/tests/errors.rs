@@ -225,7 +225,7 @@ fn duplicate_id() {
 #[test]
 fn unknown_id() {
     let Some(env) = setup("unknown") else { return };
-    for cmd in ["state", "start", "kill", "delete", "pause"] {
+    for cmd in ["state", "start", "kill", "delete"] {
         let o = env.exec(&[cmd, "bt-no-such-container"]);
         fails_clearly(&o, &format!("{cmd} of an unknown id"));
         assert!(o.stderr.contains("does not exist"), "{cmd}: {o}");
