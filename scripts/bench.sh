@@ -96,7 +96,7 @@ cmd_csd() {
 }
 wrap_host() { # name command: crun needs its private namespace even on the host table
     if [ "$1" = crun ]; then
-        printf "unshare -m %q --in-private-ns sh -c %q" "$0" "$2"
+        printf "unshare -m sh -c %q" "umount $UNIFIED && $2"
     else
         printf "%s" "$2"
     fi
