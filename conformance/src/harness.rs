@@ -460,13 +460,24 @@ impl Ctx {
 
     /// Ends everything the test made: containers, tracked pids, cgroups, files.
     pub fn cleanup(&mut self) {
-        for id in std::mem::take(&mut self.ids) {
-            let _ = self.rt.run(&["delete", "--force", &id], Io::default());
-        }
+        // Tracked processes (detached exec) are ours to reap: end them first
+        // so that their zombies cannot keep a container "running".
         for pid in std::mem::take(&mut self.pids) {
             // SAFETY: kill only signals; the pid is one this test made.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let _ = runtime::wait_pid(pid, Duration::from_secs(2));
+        }
+        for id in std::mem::take(&mut self.ids) {
+            // A killed init is our zombie until reaped; a runtime may see it
+            // as alive and refuse, so reap and retry a bounded number of times.
+            for _ in 0..3 {
+                let _ = self.rt.run(&["delete", "--force", &id], Io::default());
+                runtime::reap_zombies();
+                match self.rt.run(&["state", &id], Io::default()) {
+                    Ok(o) if o.ok() => continue,
+                    _ => break,
+                }
+            }
         }
         runtime::reap_zombies();
         for cg in std::mem::take(&mut self.cgroups) {

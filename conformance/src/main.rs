@@ -114,6 +114,27 @@ fn merge(argv: &[String]) -> i32 {
     0
 }
 
+/// Deletes whatever containers a test failed to clean up, so that a run never
+/// leaves processes behind; says so, since it points at a harness bug.
+fn sweep(suite: &Suite) {
+    let rt = conformance::runtime::Runtime::new(
+        suite.runtime.clone(),
+        suite.work.join("state"),
+        suite.work.join("sweep"),
+    );
+    let Ok(o) = rt.run(&["list", "--format", "json"], Default::default()) else {
+        return;
+    };
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_default();
+    for c in v.as_array().cloned().unwrap_or_default() {
+        if let Some(id) = c["id"].as_str() {
+            eprintln!("baleia-conformance: sweeping leftover container {id}");
+            let _ = rt.run(&["delete", "--force", id], Default::default());
+        }
+    }
+    conformance::runtime::reap_zombies();
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some("merge") {
@@ -180,6 +201,7 @@ fn main() {
         }
         outs.push(o);
     }
+    sweep(&suite);
     harness::remove_parent_cgroups();
     let _ = std::fs::remove_dir_all(&work);
     match a.format.as_str() {

@@ -13,11 +13,13 @@
 use crate::harness::Test;
 
 pub mod fs;
+pub mod io;
 pub mod kill;
 pub mod lifecycle;
 pub mod ns;
 pub mod ops;
 pub mod process;
+pub mod sec;
 
 /// Every test, in the order the suite runs them.
 pub fn all() -> Vec<Test> {
@@ -28,5 +30,7 @@ pub fn all() -> Vec<Test> {
     v.extend(ns::tests());
     v.extend(fs::tests());
     v.extend(ops::tests());
+    v.extend(sec::tests());
+    v.extend(io::tests());
     v
 }

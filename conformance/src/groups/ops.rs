@@ -4,7 +4,6 @@
 use crate::harness::{cgroup_dir, check, eq, fail, Ctr, Ctx, Test, TestResult, Verdict};
 use crate::runtime::{self, Io};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const E: &str = "exec";
 const O: &str = "operations";
