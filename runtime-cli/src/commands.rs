@@ -5,7 +5,7 @@ use std::path::Path;
 
 use runtime_core::{CreateOptions, Error, Runtime};
 
-use crate::{Cli, Command, CreateArgs, UpdateArgs};
+use crate::{Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -62,7 +62,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         }
         Command::List { format, quiet } => list(&rt, format, *quiet).map(|()| 0),
         Command::Spec { bundle } => spec(bundle).map(|()| 0),
-        Command::Exec { .. } => Err(Error::Unsupported("exec".into())),
+        Command::Exec(a) => exec(&rt, a),
         Command::Pause { id } => rt.pause(id).map(|()| 0),
         Command::Resume { id } => rt.resume(id).map(|()| 0),
         Command::Ps {
@@ -84,10 +84,8 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
 }
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
-    if a.console_socket.is_some() {
-        return Err(Error::Unsupported("--console-socket (terminals)".into()));
-    }
     Ok(CreateOptions {
+        console_socket: a.console_socket.clone(),
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         no_pivot: a.no_pivot,
@@ -323,4 +321,115 @@ fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<()> {
         }
         std::thread::sleep(every);
     }
+}
+
+fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
+    if a.process_label.is_some() {
+        return Err(Error::Unsupported("exec --process-label (SELinux)".into()));
+    }
+    if a.apparmor.is_some() {
+        return Err(Error::Unsupported("exec --apparmor".into()));
+    }
+    if !a.cgroup.is_empty() {
+        return Err(Error::Unsupported("exec --cgroup".into()));
+    }
+    if a.ignore_paused {
+        return Err(Error::Unsupported("exec --ignore-paused".into()));
+    }
+    let process = match &a.process {
+        Some(path) => {
+            let text = std::fs::read(path)
+                .map_err(|e| Error::Other(format!("read process {}: {e}", path.display())))?;
+            serde_json::from_slice(&text)
+                .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))?
+        }
+        None => exec_process_from_args(rt, a)?,
+    };
+    let opts = runtime_core::ExecOptions {
+        process,
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+    };
+    let code = rt.exec(&a.id, &opts)?;
+    Ok(if a.detach {
+        0
+    } else {
+        code.clamp(0, 255) as u8
+    })
+}
+
+/// runc builds the process of `exec CMD...` from the container's own process section,
+/// with the command line's overrides.
+fn exec_process_from_args(rt: &Runtime, a: &ExecArgs) -> Result<oci_spec::runtime::Process> {
+    if a.command.is_empty() {
+        return Err(Error::Other(
+            "exec: no command given (and no --process)".into(),
+        ));
+    }
+    let mut p = rt.spec_process(&a.id)?;
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(a.env.iter().cloned());
+    p.set_env(Some(env));
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u.as_str(), None),
+        };
+        let parse = |s: &str| {
+            s.parse::<u32>().map_err(|_| {
+                Error::Other(format!(
+                    "exec --user {u:?}: only numeric UID[:GID] is supported"
+                ))
+            })
+        };
+        let mut user = p.user().clone();
+        user.set_uid(parse(uid)?);
+        if let Some(g) = gid {
+            user.set_gid(parse(g)?);
+        }
+        p.set_user(user);
+    }
+    if !a.additional_gids.is_empty() {
+        let mut user = p.user().clone();
+        user.set_additional_gids(Some(a.additional_gids.clone()));
+        p.set_user(user);
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let extra: Vec<oci_spec::runtime::Capability> = a
+            .cap
+            .iter()
+            .map(|c| {
+                serde_json::from_value(serde_json::Value::String(c.clone()))
+                    .map_err(|_| Error::Other(format!("unknown capability {c:?}")))
+            })
+            .collect::<Result<_>>()?;
+        let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+            let mut s = set.clone().unwrap_or_default();
+            s.extend(extra.iter().cloned());
+            Some(s)
+        };
+        let (b, e, pe, am) = (
+            add(caps.bounding()),
+            add(caps.effective()),
+            add(caps.permitted()),
+            add(caps.ambient()),
+        );
+        caps.set_bounding(b);
+        caps.set_effective(e);
+        caps.set_permitted(pe);
+        caps.set_ambient(am);
+        p.set_capabilities(Some(caps));
+    }
+    Ok(p)
 }

@@ -78,6 +78,64 @@ pub struct CreateArgs {
     id: String,
 }
 
+/// runc's `exec` flags.
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Unix socket to send the terminal's pty master to.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Environment variables to set (KEY=VALUE), repeatable.
+    #[arg(short, long)]
+    env: Vec<String>,
+    /// Allocate a terminal.
+    #[arg(short, long)]
+    tty: bool,
+    /// User to run as: UID[:GID].
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Additional group ids, repeatable.
+    #[arg(short = 'g', long = "additional-gids")]
+    additional_gids: Vec<u32>,
+    /// process.json describing the process (overrides the command line).
+    #[arg(short, long)]
+    process: Option<PathBuf>,
+    /// Return once the process runs.
+    #[arg(short, long)]
+    detach: bool,
+    /// File to write the process's host pid to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// SELinux label (not implemented: refused).
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+    /// AppArmor profile (not implemented: refused).
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// Capabilities to add, repeatable.
+    #[arg(short, long)]
+    cap: Vec<String>,
+    /// Pass N additional fds (3..3+N) to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// Run in a sub-cgroup (not implemented: refused).
+    #[arg(long)]
+    cgroup: Vec<String>,
+    /// Allow exec in a paused container (not implemented: refused).
+    #[arg(long = "ignore-paused")]
+    ignore_paused: bool,
+    /// The container id.
+    id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
 /// runc's `update` flags: a LinuxResources JSON (`-` for stdin) or one flag per field.
 #[derive(Args, Debug, Clone)]
 pub struct UpdateArgs {
@@ -172,11 +230,8 @@ pub enum Command {
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
     },
-    /// Run a process in a running container (not implemented yet).
-    Exec {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
+    /// Run a new process in a running container.
+    Exec(ExecArgs),
     /// Freeze every process of a container.
     Pause { id: String },
     /// Thaw a paused container.

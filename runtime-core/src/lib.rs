@@ -22,7 +22,9 @@ pub mod state;
 pub mod time;
 
 mod capabilities;
+mod console;
 mod error;
+mod exec;
 mod hooks;
 mod process;
 mod rootfs;
@@ -37,6 +39,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::Serialize;
 
 pub use error::{Error, Result};
+pub use exec::ExecOptions;
 pub use state::Status;
 
 use crate::cgroups::{CgroupManager, CgroupPaths};
@@ -61,6 +64,8 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Pass fds 3..3+N of the caller to the container.
     pub preserve_fds: u32,
+    /// Where to send the terminal's master when `process.terminal` is true.
+    pub console_socket: Option<PathBuf>,
 }
 
 impl CreateOptions {
@@ -112,6 +117,24 @@ pub struct ContainerState {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     store: Store,
+}
+
+/// A terminal needs a console socket to send its master to, and a console socket is only
+/// meaningful with a terminal (runc refuses both mismatches). Returns the socket to use.
+pub(crate) fn check_console<'a>(
+    p: &oci_spec::runtime::Process,
+    socket: Option<&'a Path>,
+) -> Result<Option<&'a Path>> {
+    match (p.terminal() == Some(true), socket) {
+        (true, None) => Err(Error::Spec(
+            "process.terminal is true but no --console-socket was given (baleia cannot proxy a terminal itself yet)".into(),
+        )),
+        (false, Some(_)) => Err(Error::Spec(
+            "cannot use a console socket if the process has no terminal (process.terminal is false)".into(),
+        )),
+        (true, Some(s)) => Ok(Some(s)),
+        (false, None) => Ok(None),
+    }
 }
 
 /// The OCI state JSON given to hooks on stdin.
@@ -178,6 +201,9 @@ impl Runtime {
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
         state::validate_id(id)?;
         let bundle = Bundle::load(&opts.bundle)?;
+        if let Some(p) = bundle.spec.process() {
+            check_console(p, opts.console_socket.as_deref())?;
+        }
         let seccomp = match bundle
             .spec
             .linux()
@@ -241,7 +267,12 @@ impl Runtime {
         if let Some(r) = resources {
             cgroup.apply_resources(r)?;
         }
+        let console = match opts.console_socket.as_deref() {
+            Some(path) => Some(console::connect(path)?),
+            None => None,
+        };
         let launch = process::Launch {
+            console: console.as_ref(),
             id,
             bundle,
             state_dir: &state_dir,
@@ -278,6 +309,12 @@ impl Runtime {
             cgroup_paths: paths.clone(),
             host_pid_ns: !process::has_pid_ns(&bundle.spec),
             hooks: bundle.spec.hooks().clone(),
+            process: bundle.spec.process().clone(),
+            seccomp: bundle
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.seccomp().clone()),
         };
         self.store.save(&rec)?;
         if let Some(pf) = &opts.pid_file {
@@ -581,6 +618,25 @@ impl Runtime {
         // A container without a network namespace of its own has no interfaces to report.
         stats.network_interfaces = cgroups::network_interfaces(rec.pid).unwrap_or_default();
         Ok(stats)
+    }
+
+    /// Run a new process in container `id` (runc's `exec`). Detached, returns its host pid;
+    /// attached, forwards signals to it and returns its exit status.
+    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
+        let rec = self.record(id)?;
+        match derive_status(&self.store, &rec) {
+            Status::Stopped => Err(Error::InvalidState(
+                "cannot exec in a stopped container".into(),
+            )),
+            Status::Paused => Err(Error::Paused(id.into())),
+            _ => exec::exec(&rec, opts),
+        }
+    }
+
+    /// The process section of the container's spec, the base `exec` with a command line
+    /// builds on (env, cwd, user, capabilities...).
+    pub fn spec_process(&self, id: &str) -> Result<oci_spec::runtime::Process> {
+        Ok(self.record(id)?.process.unwrap_or_default())
     }
 
     /// Create and start container `id` and return at once (`run --detach`).

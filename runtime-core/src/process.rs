@@ -28,10 +28,10 @@ use crate::state::EXEC_FIFO;
 use crate::sys::{self, Forked};
 
 /// Messages on the sync socket. One byte of kind, then an optional UTF-8 text.
-const MSG_READY: u8 = b'R';
-const MSG_HOOKS: u8 = b'H';
-const MSG_GO: u8 = b'G';
-const MSG_ERROR: u8 = b'E';
+pub(crate) const MSG_READY: u8 = b'R';
+pub(crate) const MSG_HOOKS: u8 = b'H';
+pub(crate) const MSG_GO: u8 = b'G';
+pub(crate) const MSG_ERROR: u8 = b'E';
 
 /// Everything needed to start a container's init.
 pub(crate) struct Launch<'a> {
@@ -44,6 +44,8 @@ pub(crate) struct Launch<'a> {
     pub cgroup_paths: &'a CgroupPaths,
     pub cgroup: &'a dyn CgroupManager,
     pub seccomp: Option<&'a Program>,
+    /// The connected `--console-socket`, when the process has a terminal.
+    pub console: Option<&'a OwnedFd>,
 }
 
 /// How the namespaces of the spec map onto clone flags and setns calls.
@@ -133,7 +135,7 @@ fn plan_namespaces(spec: &Spec, born_in_cgroup: bool) -> Result<NsPlan> {
 }
 
 /// The container's argv and envp, prepared before the fork.
-struct ExecPlan {
+pub(crate) struct ExecPlan {
     args: Vec<CString>,
     env: Vec<CString>,
     has_home: bool,
@@ -144,7 +146,7 @@ fn cstring(s: &str, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Spec(format!("{what} {s:?} contains a NUL byte")))
 }
 
-fn plan_exec(p: &Process) -> Result<ExecPlan> {
+pub(crate) fn plan_exec(p: &Process) -> Result<ExecPlan> {
     let args = p
         .args()
         .iter()
@@ -304,21 +306,21 @@ fn parent_side(
     }
 }
 
-fn send(sock: &OwnedFd, kind: u8, text: &str) {
+pub(crate) fn send(sock: &OwnedFd, kind: u8, text: &str) {
     let mut msg = Vec::with_capacity(1 + text.len());
     msg.push(kind);
     msg.extend_from_slice(text.as_bytes());
     let _ = nix::unistd::write(sock, &msg);
 }
 
-fn send_checked(sock: &OwnedFd, kind: u8) -> Result<()> {
+pub(crate) fn send_checked(sock: &OwnedFd, kind: u8) -> Result<()> {
     nix::unistd::write(sock, &[kind])
         .map(drop)
         .ctx(|| "write to the init's sync socket".into())
 }
 
 /// One message: kind and text, or `None` at end of stream.
-fn recv(sock: &OwnedFd) -> nix::Result<(Option<u8>, String)> {
+pub(crate) fn recv(sock: &OwnedFd) -> nix::Result<(Option<u8>, String)> {
     let mut buf = vec![0u8; 16 * 1024];
     let n = loop {
         match nix::unistd::read(sock, &mut buf) {
@@ -348,8 +350,8 @@ struct Init<'a> {
     wants_hooks: bool,
 }
 
-/// The init's success type: it never returns, it execs.
-enum Never {}
+/// A container process's success type: it never returns, it execs.
+pub(crate) enum Never {}
 
 impl Init<'_> {
     fn expect_go(&self) -> Result<()> {
@@ -425,36 +427,17 @@ impl Init<'_> {
         }
         rootfs::enter(&plan)?;
         rootfs::finish(spec)?;
-        capabilities::apply_limits(self.process)?;
-        let nnp = self.process.no_new_privileges() == Some(true);
-        if let (Some(prog), false) = (self.launch.seccomp, nnp) {
-            // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it before the
-            // capabilities are dropped.
-            prog.install()?;
+        if let Some(sock) = self.launch.console {
+            crate::console::setup(sock, self.process.console_size().as_ref(), true)?;
         }
-        capabilities::switch_user(self.process, self.caps)?;
-        let cwd = self.process.cwd();
-        nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd {}", cwd.display()))?;
-        let umask = self.process.user().umask().unwrap_or(0o022);
-        nix::sys::stat::umask(Mode::from_bits_truncate(umask));
-        let mut env = self.exec.env.clone();
-        if !self.exec.has_home {
-            let home = capabilities::passwd_entry(self.process.user().uid())
-                .map(|(_, h)| h)
-                .unwrap_or_else(|| "/".into());
-            env.push(cstring(&format!("HOME={home}"), "HOME")?);
-        }
-        let exe = resolve_executable(&self.exec.args[0], self.exec.path_var.as_deref())?;
-
-        sys::cloexec_from(3 + self.launch.preserve_fds)
-            .ctx(|| "mark the runtime's fds close-on-exec".into())?;
-        for fd in 3..3 + self.launch.preserve_fds as i32 {
-            // The caller's fds must survive execve even when it opened them close-on-exec.
-            let _ = nix::fcntl::fcntl(
-                unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            );
-        }
+        let fin = Finish {
+            process: self.process,
+            exec: self.exec,
+            caps: self.caps,
+            seccomp: self.launch.seccomp,
+            preserve_fds: self.launch.preserve_fds,
+        };
+        let (exe, env) = fin.prepare()?;
         send_checked(self.sock, MSG_READY)?;
 
         let mut byte = [0u8; 1];
@@ -475,6 +458,61 @@ impl Init<'_> {
             );
             crate::hooks::run("startContainer", hooks.start_container().as_ref(), &state)?;
         }
+        fin.exec(&exe, &env)
+    }
+}
+
+/// The last steps of every container process (the init and exec'd ones), inside the
+/// container's namespaces: limits, seccomp, user and capabilities, cwd, umask, then execve.
+pub(crate) struct Finish<'a> {
+    pub process: &'a Process,
+    pub exec: &'a ExecPlan,
+    pub caps: &'a CapPlan,
+    pub seccomp: Option<&'a Program>,
+    pub preserve_fds: u32,
+}
+
+impl Finish<'_> {
+    fn nnp(&self) -> bool {
+        self.process.no_new_privileges() == Some(true)
+    }
+
+    /// Everything up to the executable lookup; returns the path to exec and the environment.
+    pub(crate) fn prepare(&self) -> Result<(CString, Vec<CString>)> {
+        capabilities::apply_limits(self.process)?;
+        if let (Some(prog), false) = (self.seccomp, self.nnp()) {
+            // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it before the
+            // capabilities are dropped.
+            prog.install()?;
+        }
+        capabilities::switch_user(self.process, self.caps)?;
+        let cwd = self.process.cwd();
+        nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd {}", cwd.display()))?;
+        let umask = self.process.user().umask().unwrap_or(0o022);
+        nix::sys::stat::umask(Mode::from_bits_truncate(umask));
+        let mut env = self.exec.env.clone();
+        if !self.exec.has_home {
+            let home = capabilities::passwd_entry(self.process.user().uid())
+                .map(|(_, h)| h)
+                .unwrap_or_else(|| "/".into());
+            env.push(cstring(&format!("HOME={home}"), "HOME")?);
+        }
+        let exe = resolve_executable(&self.exec.args[0], self.exec.path_var.as_deref())?;
+        sys::cloexec_from(3 + self.preserve_fds)
+            .ctx(|| "mark the runtime's fds close-on-exec".into())?;
+        for fd in 3..3 + self.preserve_fds as i32 {
+            // The caller's fds must survive execve even when it opened them close-on-exec.
+            // SAFETY: fcntl on an fd number that may not be open only returns EBADF.
+            let _ = nix::fcntl::fcntl(
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            );
+        }
+        Ok((exe, env))
+    }
+
+    /// Reset signals, install seccomp when it goes last, and execve.
+    pub(crate) fn exec(&self, exe: &CString, env: &[CString]) -> Result<Never> {
         // Rust ignores SIGPIPE and ignored signals survive execve: give the container defaults.
         // SAFETY: resetting a signal disposition to its default is always sound.
         unsafe {
@@ -482,12 +520,15 @@ impl Init<'_> {
         }
         let _ =
             nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-        if let (Some(prog), true) = (self.launch.seccomp, nnp) {
+        if let (Some(prog), true) = (self.seccomp, self.nnp()) {
             // With no_new_privs the filter goes last, so that setup syscalls are not filtered.
             prog.install()?;
         }
-        let e = nix::unistd::execve(&exe, &self.exec.args, &env).unwrap_err();
-        Err(Error::sys(format!("exec {:?}", exe), e))
+        let e = match nix::unistd::execve(exe, &self.exec.args, env) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        };
+        Err(Error::sys(format!("exec {exe:?}"), e))
     }
 }
 

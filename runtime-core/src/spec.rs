@@ -37,7 +37,10 @@ impl Bundle {
         let path = dir.join("config.json");
         let text = std::fs::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Spec(format!("JSON specification file {} not found", path.display()))
+                Error::Spec(format!(
+                    "JSON specification file {} not found",
+                    path.display()
+                ))
             } else {
                 Error::Spec(format!("read {}: {e}", path.display()))
             }
@@ -116,12 +119,10 @@ pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
             p.cwd().display()
         )));
     }
-    if p.terminal() == Some(true) {
-        return Err(Error::Unsupported(
-            "process.terminal (a console for the container)".into(),
-        ));
-    }
-    if p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty()) {
+    if p.apparmor_profile()
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
         return Err(Error::Unsupported("process.apparmorProfile".into()));
     }
     if p.scheduler().is_some() {
@@ -158,9 +159,7 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             LinuxNamespaceType::User => {
                 return Err(Error::Unsupported("user namespaces (and rootless)".into()))
             }
-            LinuxNamespaceType::Time => {
-                return Err(Error::Unsupported("time namespaces".into()))
-            }
+            LinuxNamespaceType::Time => return Err(Error::Unsupported("time namespaces".into())),
             _ => {}
         }
         if let Some(p) = ns.path() {
@@ -173,7 +172,9 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
         }
     }
     if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
-        return Err(Error::Unsupported("uid/gid mappings (user namespaces)".into()));
+        return Err(Error::Unsupported(
+            "uid/gid mappings (user namespaces)".into(),
+        ));
     }
     if linux.intel_rdt().is_some() {
         return Err(Error::Unsupported("linux.intelRdt".into()));

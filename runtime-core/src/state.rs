@@ -86,6 +86,12 @@ pub struct Record {
     /// The spec's hooks, for poststart and poststop, which run after `create` has exited.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The spec's process: the base of `exec` given a command line.
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
+    /// The spec's seccomp profile, which applies to exec'd processes too.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// The state root (`--root`, default `/run/baleia`).

@@ -38,9 +38,15 @@ pub(crate) enum Forked {
 /// Like fork: the child runs a copy of the calling thread only. The caller must be
 /// single-threaded, or the child must restrict itself to async-signal-safe work until execve.
 pub(crate) unsafe fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+    // With CLONE_PARENT the child inherits our exit signal and clone3 wants none given.
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {
