@@ -67,12 +67,13 @@ demo: deps build
 	$(BALEIA) --root "$$work/state" run --bundle "$$work/bundle" "$$id" </dev/null; \
 	echo "== container exited with status $$?"
 
+# -k and --no-fail-fast: one failing suite must not hide the results of the others.
 test: deps build
-	@$(MAKE) --no-print-directory $(TEST_TARGETS)
+	@$(MAKE) --no-print-directory -k $(TEST_TARGETS)
 
 # The integration tests in runtime-cli/tests drive the release binary (they run as root).
 test-cargo:
-	$(CARGO) test --workspace --release
+	$(CARGO) test --workspace --release --no-fail-fast
 
 bench: deps build
 	BALEIA=$(BALEIA) scripts/bench.sh
