@@ -76,7 +76,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             interval,
             id,
         } => events(&rt, id, *stats, interval).map(|()| 0),
-        Command::Features => Err(Error::Unsupported("features".into())),
+        Command::Features => print_json_pretty(&runtime_core::features::features()).map(|()| 0),
         Command::Checkpoint { .. } | Command::Restore { .. } => {
             Err(Error::Unsupported("checkpoint/restore".into()))
         }

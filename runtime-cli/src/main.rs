@@ -258,7 +258,7 @@ pub enum Command {
         interval: String,
         id: String,
     },
-    /// Print the features this runtime supports (not implemented yet).
+    /// Print the features this runtime supports (runtime-spec Features JSON).
     Features,
     /// Checkpoint a running container (not implemented).
     Checkpoint {

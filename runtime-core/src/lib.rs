@@ -15,6 +15,7 @@
 //! ```
 
 pub mod cgroups;
+pub mod features;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;

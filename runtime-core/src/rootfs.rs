@@ -46,6 +46,64 @@ pub(crate) struct MountOptions {
     pub data: String,
 }
 
+/// Options that set (true) or clear (false) a mount flag, as runc names them.
+pub(crate) const FLAG_OPTIONS: &[(&str, bool, MsFlags)] = &[
+    ("ro", true, MsFlags::MS_RDONLY),
+    ("rw", false, MsFlags::MS_RDONLY),
+    ("suid", false, MsFlags::MS_NOSUID),
+    ("nosuid", true, MsFlags::MS_NOSUID),
+    ("dev", false, MsFlags::MS_NODEV),
+    ("nodev", true, MsFlags::MS_NODEV),
+    ("exec", false, MsFlags::MS_NOEXEC),
+    ("noexec", true, MsFlags::MS_NOEXEC),
+    ("sync", true, MsFlags::MS_SYNCHRONOUS),
+    ("async", false, MsFlags::MS_SYNCHRONOUS),
+    ("dirsync", true, MsFlags::MS_DIRSYNC),
+    ("remount", true, MsFlags::MS_REMOUNT),
+    ("mand", true, MsFlags::MS_MANDLOCK),
+    ("nomand", false, MsFlags::MS_MANDLOCK),
+    ("atime", false, MsFlags::MS_NOATIME),
+    ("noatime", true, MsFlags::MS_NOATIME),
+    ("diratime", false, MsFlags::MS_NODIRATIME),
+    ("nodiratime", true, MsFlags::MS_NODIRATIME),
+    ("bind", true, MsFlags::MS_BIND),
+    ("rbind", true, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
+    ("relatime", true, MsFlags::MS_RELATIME),
+    ("norelatime", false, MsFlags::MS_RELATIME),
+    ("strictatime", true, MsFlags::MS_STRICTATIME),
+    ("nostrictatime", false, MsFlags::MS_STRICTATIME),
+    ("lazytime", true, MsFlags::MS_LAZYTIME),
+    ("nolazytime", false, MsFlags::MS_LAZYTIME),
+    ("iversion", true, MsFlags::MS_I_VERSION),
+    ("noiversion", false, MsFlags::MS_I_VERSION),
+    ("silent", true, MsFlags::MS_SILENT),
+    ("loud", false, MsFlags::MS_SILENT),
+    ("acl", true, MsFlags::MS_POSIXACL),
+    ("noacl", false, MsFlags::MS_POSIXACL),
+    (
+        "nosymfollow",
+        true,
+        MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+    ),
+    (
+        "symfollow",
+        false,
+        MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+    ),
+];
+
+/// Propagation option names (applied after the mount).
+pub(crate) const PROPAGATION_OPTIONS: &[&str] = &[
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+];
+
 /// Parse fstab-style options as runc does: known flags set or clear bits, propagation names are
 /// applied after mounting, anything else is filesystem data.
 pub(crate) fn parse_options(options: &[String]) -> Result<MountOptions> {
@@ -55,66 +113,32 @@ pub(crate) fn parse_options(options: &[String]) -> Result<MountOptions> {
         data: String::new(),
     };
     for opt in options {
-        let (set, flag) = match opt.as_str() {
-            "defaults" => continue,
-            "ro" => (true, MsFlags::MS_RDONLY),
-            "rw" => (false, MsFlags::MS_RDONLY),
-            "suid" => (false, MsFlags::MS_NOSUID),
-            "nosuid" => (true, MsFlags::MS_NOSUID),
-            "dev" => (false, MsFlags::MS_NODEV),
-            "nodev" => (true, MsFlags::MS_NODEV),
-            "exec" => (false, MsFlags::MS_NOEXEC),
-            "noexec" => (true, MsFlags::MS_NOEXEC),
-            "sync" => (true, MsFlags::MS_SYNCHRONOUS),
-            "async" => (false, MsFlags::MS_SYNCHRONOUS),
-            "dirsync" => (true, MsFlags::MS_DIRSYNC),
-            "remount" => (true, MsFlags::MS_REMOUNT),
-            "mand" => (true, MsFlags::MS_MANDLOCK),
-            "nomand" => (false, MsFlags::MS_MANDLOCK),
-            "atime" => (false, MsFlags::MS_NOATIME),
-            "noatime" => (true, MsFlags::MS_NOATIME),
-            "diratime" => (false, MsFlags::MS_NODIRATIME),
-            "nodiratime" => (true, MsFlags::MS_NODIRATIME),
-            "bind" => (true, MsFlags::MS_BIND),
-            "rbind" => (true, MsFlags::MS_BIND | MsFlags::MS_REC),
-            "relatime" => (true, MsFlags::MS_RELATIME),
-            "norelatime" => (false, MsFlags::MS_RELATIME),
-            "strictatime" => (true, MsFlags::MS_STRICTATIME),
-            "nostrictatime" => (false, MsFlags::MS_STRICTATIME),
-            "lazytime" => (true, MsFlags::MS_LAZYTIME),
-            "nolazytime" => (false, MsFlags::MS_LAZYTIME),
-            "iversion" => (true, MsFlags::MS_I_VERSION),
-            "noiversion" => (false, MsFlags::MS_I_VERSION),
-            "silent" => (true, MsFlags::MS_SILENT),
-            "loud" => (false, MsFlags::MS_SILENT),
-            "acl" => (true, MsFlags::MS_POSIXACL),
-            "noacl" => (false, MsFlags::MS_POSIXACL),
-            "nosymfollow" => (true, MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
-            "symfollow" => (false, MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
-            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
-            | "rnodiratime" | "rdiratime" | "rrelatime" | "rnorelatime" | "rnoatime"
-            | "ratime" | "rstrictatime" | "rnostrictatime" | "rnosymfollow" | "rsymfollow" => {
-                return Err(Error::Unsupported(format!(
-                    "recursive mount option {opt:?} (mount_setattr)"
-                )))
+        let opt = opt.as_str();
+        if opt == "defaults" {
+            continue;
+        }
+        if let Some((_, set, flag)) = FLAG_OPTIONS.iter().find(|(name, _, _)| *name == opt) {
+            if *set {
+                o.flags |= *flag;
+            } else {
+                o.flags &= !*flag;
             }
-            "tmpcopyup" => return Err(Error::Unsupported("mount option \"tmpcopyup\"".into())),
-            other => {
-                if let Some(p) = propagation_flag(other) {
-                    o.propagation.push(p);
-                } else {
-                    if !o.data.is_empty() {
-                        o.data.push(',');
-                    }
-                    o.data.push_str(other);
-                }
-                continue;
-            }
-        };
-        if set {
-            o.flags |= flag;
+        } else if let Some(p) = propagation_flag(opt) {
+            o.propagation.push(p);
+        } else if opt.len() > 1
+            && opt.starts_with('r')
+            && FLAG_OPTIONS.iter().any(|(name, _, _)| *name == &opt[1..])
+        {
+            return Err(Error::Unsupported(format!(
+                "recursive mount option {opt:?} (mount_setattr)"
+            )));
+        } else if opt == "tmpcopyup" {
+            return Err(Error::Unsupported("mount option \"tmpcopyup\"".into()));
         } else {
-            o.flags &= !flag;
+            if !o.data.is_empty() {
+                o.data.push(',');
+            }
+            o.data.push_str(opt);
         }
     }
     Ok(o)
@@ -378,14 +402,8 @@ fn mount_cgroup(plan: &RootfsPlan, dest: &Path, opts: &MountOptions) -> Result<(
     if let (1, Some(unified)) = (paths.len(), paths.get("")) {
         return bind_ro(unified, dest);
     }
-    mount(
-        Some("tmpfs"),
-        dest,
-        Some("tmpfs"),
-        flags,
-        Some("mode=755"),
-    )
-    .ctx(|| format!("mount tmpfs for cgroups on {}", dest.display()))?;
+    mount(Some("tmpfs"), dest, Some("tmpfs"), flags, Some("mode=755"))
+        .ctx(|| format!("mount tmpfs for cgroups on {}", dest.display()))?;
     for (name, host) in paths {
         let sub = match name.as_str() {
             "" => "unified",
@@ -431,7 +449,16 @@ fn setup_dev(plan: &RootfsPlan) -> Result<()> {
         if devices.iter().any(|d| d.path() == Path::new(path)) {
             continue;
         }
-        make_device(plan.rootfs, Path::new(path), SFlag::S_IFCHR, major, minor, 0o666, 0, 0)?;
+        make_device(
+            plan.rootfs,
+            Path::new(path),
+            SFlag::S_IFCHR,
+            major,
+            minor,
+            0o666,
+            0,
+            0,
+        )?;
     }
     for d in devices {
         let kind = match d.typ() {
@@ -505,8 +532,7 @@ fn make_device(
     }
     let perm = Mode::from_bits_truncate(mode & 0o7777);
     // mknod honours the umask; the spec's mode must be exact, so chmod after.
-    mknod(&dest, kind, perm, makedev(major, minor))
-        .ctx(|| format!("mknod {}", dest.display()))?;
+    mknod(&dest, kind, perm, makedev(major, minor)).ctx(|| format!("mknod {}", dest.display()))?;
     nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
         &dest,
@@ -538,13 +564,16 @@ pub(crate) fn enter(plan: &RootfsPlan) -> Result<()> {
     } else {
         let old = nix::fcntl::open(
             "/",
-            nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .ctx(|| "open old root".into())?;
         nix::unistd::chdir(plan.rootfs).ctx(|| format!("chdir {}", plan.rootfs.display()))?;
         // pivot_root(".", ".") stacks the old root under the new one; no put_old directory needed.
-        nix::unistd::pivot_root(".", ".").ctx(|| format!("pivot_root {}", plan.rootfs.display()))?;
+        nix::unistd::pivot_root(".", ".")
+            .ctx(|| format!("pivot_root {}", plan.rootfs.display()))?;
         nix::unistd::fchdir(&old).ctx(|| "fchdir to old root".into())?;
         // Unmounting must not propagate to the host's mounts.
         mount(
@@ -695,9 +724,18 @@ mod tests {
         fs::create_dir_all(root.join("a/b")).expect("mkdir");
         symlink("/etc", root.join("abs")).expect("symlink");
         symlink("../../..", root.join("a/b/up")).expect("symlink");
-        assert_eq!(secure_join(&root, Path::new("/abs/x")).expect("j"), root.join("etc/x"));
-        assert_eq!(secure_join(&root, Path::new("/a/b/up/y")).expect("j"), root.join("y"));
-        assert_eq!(secure_join(&root, Path::new("../../z")).expect("j"), root.join("z"));
+        assert_eq!(
+            secure_join(&root, Path::new("/abs/x")).expect("j"),
+            root.join("etc/x")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("/a/b/up/y")).expect("j"),
+            root.join("y")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("../../z")).expect("j"),
+            root.join("z")
+        );
         symlink("loop", root.join("loop")).expect("symlink");
         assert!(secure_join(&root, Path::new("/loop")).is_err());
         fs::remove_dir_all(&root).expect("cleanup");
