@@ -63,10 +63,7 @@ fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
                 Ok(0) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(format!(
-                        "{}: timeout after {secs} seconds",
-                        path.display()
-                    ));
+                    return Err(format!("{}: timeout after {secs} seconds", path.display()));
                 }
                 Ok(_) => break,
                 Err(nix::errno::Errno::EINTR) => continue,

@@ -32,7 +32,11 @@ pub fn parse(raw: &str) -> Result<i32> {
         format!("SIG{upper}")
     };
     let rt = |base: i32, off: &str, sign: i32| -> Result<i32> {
-        let n: i32 = if off.is_empty() { 0 } else { off.parse().map_err(|_| unknown())? };
+        let n: i32 = if off.is_empty() {
+            0
+        } else {
+            off.parse().map_err(|_| unknown())?
+        };
         let s = base + sign * n;
         if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&s) {
             Ok(s)
@@ -46,7 +50,9 @@ pub fn parse(raw: &str) -> Result<i32> {
     if let Some(off) = name.strip_prefix("SIGRTMAX") {
         return rt(libc::SIGRTMAX(), off.trim_start_matches('-'), -1);
     }
-    name.parse::<Signal>().map(|s| s as i32).map_err(|_| unknown())
+    name.parse::<Signal>()
+        .map(|s| s as i32)
+        .map_err(|_| unknown())
 }
 
 /// Signals a fault raises synchronously in the faulting thread: never blocked.
@@ -111,7 +117,9 @@ fn reap(target: Pid) -> Result<Option<i32>> {
             Ok(WaitStatus::StillAlive) => return Ok(None),
             Ok(_) => continue,
             Err(nix::errno::Errno::ECHILD) => {
-                return Err(Error::Other(format!("lost track of the init (pid {target})")))
+                return Err(Error::Other(format!(
+                    "lost track of the init (pid {target})"
+                )))
             }
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(Error::sys("waitpid", e)),
