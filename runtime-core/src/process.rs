@@ -372,18 +372,11 @@ impl Init<'_> {
             .ok()
             .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
             .unwrap_or(0);
-        if self.wait_for_cgroup {
-            self.expect_go()?;
-        }
         if !self.launch.no_new_keyring {
             join_session_keyring(self.launch.id)?;
         }
         for (fd, flag, path) in &self.ns.joins {
             nix::sched::setns(fd, *flag).ctx(|| format!("join namespace {}", path.display()))?;
-        }
-        if self.ns.late_cgroupns {
-            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-                .ctx(|| "unshare the cgroup namespace".into())?;
         }
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
@@ -411,6 +404,16 @@ impl Init<'_> {
             cgroup_paths: self.launch.cgroup_paths,
         };
         rootfs::prepare(&plan)?;
+        // Moving a process between cgroup v1 hierarchies costs the parent an RCU grace period
+        // (milliseconds); it runs while we mount, and we only wait for it here, before
+        // anything that must happen inside the cgroup: the cgroup namespace, hooks, execve.
+        if self.wait_for_cgroup {
+            self.expect_go()?;
+        }
+        if self.ns.late_cgroupns {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                .ctx(|| "unshare the cgroup namespace".into())?;
+        }
         if self.wants_hooks {
             send_checked(self.sock, MSG_HOOKS)?;
             self.expect_go()?;
