@@ -838,7 +838,7 @@ mod tests {
 
     #[test]
     fn json_round_trips_and_tap_marks_failures() {
-        let outs = vec![
+        let outs = [
             o("g", "x", "pass"),
             o("g", "y", "fail"),
             o("g", "z", "skip"),

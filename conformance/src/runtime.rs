@@ -430,7 +430,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             &script,
-            "#!/bin/sh\necho \"{\\\"level\\\":\\\"error\\\",\\\"msg\\\":\\\"$6\\\"}\" > \"$4\"\ncat\necho err >&2\nexit 3\n",
+            "#!/bin/sh\necho \"{\\\"level\\\":\\\"error\\\",\\\"msg\\\":\\\"$7\\\"}\" > \"$4\"\ncat\necho err >&2\nexit 3\n",
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -454,6 +454,8 @@ mod tests {
     }
 
     #[test]
+    // wait_pid reaps the child itself, which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
     fn wait_pid_reports_signals() {
         let c = Command::new("sh")
             .arg("-c")

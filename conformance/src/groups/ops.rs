@@ -493,8 +493,7 @@ fn last_error(o: &runtime::Output) -> Result<Value, Verdict> {
     let line = o
         .log
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .ok_or_else(|| fail("a JSON error line in --log", "an empty log"))?;
     serde_json::from_str(line).map_err(|_| fail("the log's last line as JSON", line))
 }
