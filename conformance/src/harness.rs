@@ -170,6 +170,7 @@ pub struct Ctx {
     ids: Vec<String>,
     pids: Vec<i32>,
     cgroups: Vec<String>,
+    guards: Vec<(PathBuf, String)>,
     /// Short name of the runtime ("runc", "crun", "baleia"), for skips.
     pub runtime_name: String,
 }
@@ -195,6 +196,7 @@ impl Ctx {
             ids: Vec::new(),
             pids: Vec::new(),
             cgroups: Vec::new(),
+            guards: Vec::new(),
             runtime_name,
         }
     }
@@ -241,6 +243,16 @@ impl Ctx {
         bundle::clone_tree(&self.template, &b.rootfs()).map_err(|e| infra("bundle", e))?;
         b.write_config(cfg).map_err(|e| infra("bundle", e))?;
         Ok(b)
+    }
+
+    /// Remembers a host file (a global sysctl, the hostname) and puts its
+    /// content back at cleanup if a misbehaving runtime changed it: a failing
+    /// test must not leave the machine altered.
+    pub fn guard(&mut self, path: &str) -> Result<String, Verdict> {
+        let v =
+            std::fs::read_to_string(path).map_err(|e| skip(format!("cannot read {path}: {e}")))?;
+        self.guards.push((path.into(), v.clone()));
+        Ok(v.trim().to_string())
     }
 
     /// Registers a host pid to SIGKILL at cleanup (e.g. detached exec processes).
@@ -480,6 +492,15 @@ impl Ctx {
             }
         }
         runtime::reap_zombies();
+        for (p, v) in std::mem::take(&mut self.guards) {
+            if std::fs::read_to_string(&p).ok().as_deref() != Some(v.as_str()) {
+                eprintln!(
+                    "baleia-conformance: restoring {} changed by the runtime",
+                    p.display()
+                );
+                let _ = std::fs::write(&p, v.trim());
+            }
+        }
         for cg in std::mem::take(&mut self.cgroups) {
             remove_cgroup(&cg);
         }

@@ -566,6 +566,7 @@ fn hostname_inherited(c: &mut Ctx) -> TestResult {
 }
 
 fn hostname_needs_uts(c: &mut Ctx) -> TestResult {
+    c.guard("/proc/sys/kernel/hostname")?;
     let mut cfg = c.spec(&[]);
     bundle::drop_namespace(&mut cfg, "uts");
     c.create_fails(&cfg).map(|_| ())
@@ -584,6 +585,7 @@ fn host_uts_keeps_hostname(c: &mut Ctx) -> TestResult {
 }
 
 fn hostname_not_on_host(c: &mut Ctx) -> TestResult {
+    c.guard("/proc/sys/kernel/hostname")?;
     let mut cfg = c.spec(&[]);
     cfg["hostname"] = json!("conf-not-host");
     c.probe(&cfg)?;
