@@ -464,10 +464,30 @@ impl Ctx {
         controller: &str,
         file: &str,
     ) -> Result<String, Verdict> {
-        let p = cgroup_dir(pid, controller)?.join(file);
-        std::fs::read_to_string(&p)
+        let dir = cgroup_dir(pid, controller)?;
+        let v1 = dir.starts_with(Path::new("/sys/fs/cgroup").join(controller))
+            || !Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+        let (name, field) = if v1 {
+            (file, None)
+        } else {
+            v2_file(file).ok_or_else(|| {
+                skip(format!(
+                    "{file} has no cgroup v2 equivalent the suite compares"
+                ))
+            })?
+        };
+        let p = dir.join(name);
+        let text = std::fs::read_to_string(&p)
             .map(|s| s.trim().to_string())
-            .map_err(|e| skip(format!("cannot read {}: {e}", p.display())))
+            .map_err(|e| skip(format!("cannot read {}: {e}", p.display())))?;
+        Ok(match field {
+            Some(i) => text
+                .split_whitespace()
+                .nth(i)
+                .unwrap_or_default()
+                .to_string(),
+            None => text,
+        })
     }
 
     /// Ends everything the test made: containers, tracked pids, cgroups, files.
@@ -547,6 +567,26 @@ pub fn cgroup_dir(pid: i32, controller: &str) -> Result<PathBuf, Verdict> {
     Err(skip(format!(
         "no {controller} cgroup controller on this host"
     )))
+}
+
+/// The cgroup v2 file (and whitespace-separated field) holding the same
+/// value as a v1 file, where the value is written unchanged.
+///
+/// ```
+/// assert_eq!(conformance::harness::v2_file("cpu.cfs_period_us"), Some(("cpu.max", Some(1))));
+/// assert_eq!(conformance::harness::v2_file("cpu.shares"), None);
+/// ```
+pub fn v2_file(v1: &str) -> Option<(&'static str, Option<usize>)> {
+    Some(match v1 {
+        "memory.limit_in_bytes" => ("memory.max", None),
+        "memory.soft_limit_in_bytes" => ("memory.low", None),
+        "cpu.cfs_quota_us" => ("cpu.max", Some(0)),
+        "cpu.cfs_period_us" => ("cpu.max", Some(1)),
+        "pids.max" => ("pids.max", None),
+        "cpuset.cpus" => ("cpuset.cpus", None),
+        "cpuset.mems" => ("cpuset.mems", None),
+        _ => return None,
+    })
 }
 
 fn remove_cgroup(cg: &str) {

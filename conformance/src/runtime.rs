@@ -46,6 +46,9 @@ pub struct Io {
     pub extra_fds: Vec<(i32, OwnedFd)>,
     /// Environment variables to add.
     pub env: Vec<(String, String)>,
+    /// Socket activation: set LISTEN_FDS to this and LISTEN_PID to the
+    /// runtime's own pid (known only in the child, so set after fork).
+    pub listen_fds: Option<u32>,
 }
 
 /// What a runtime command did.
@@ -296,8 +299,31 @@ impl Runtime {
             None => cmd.stdout(mk(&out_p)?),
         };
         cmd.stderr(mk(&err_p)?);
+        if io.listen_fds.is_some() && !io.env.is_empty() {
+            return Err("Io: listen_fds and env cannot be combined".into());
+        }
         for (k, v) in &io.env {
             cmd.env(k, v);
+        }
+        if let Some(n) = io.listen_fds {
+            let count =
+                std::ffi::CString::new(n.to_string()).map_err(|e| format!("LISTEN_FDS: {e}"))?;
+            // SAFETY: runs in the forked child of a single-threaded harness
+            // before exec; std passes `environ` through when no env was set on
+            // the Command (listen_fds excludes `env`, checked below).
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(move || {
+                    let pid = std::ffi::CString::new(libc::getpid().to_string())
+                        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+                    if libc::setenv(c"LISTEN_PID".as_ptr(), pid.as_ptr(), 1) != 0
+                        || libc::setenv(c"LISTEN_FDS".as_ptr(), count.as_ptr(), 1) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         if !io.extra_fds.is_empty() {
             let fds: Vec<(i32, i32)> = io

@@ -536,6 +536,44 @@ fn preserve_fewer(c: &mut Ctx) -> TestResult {
     )
 }
 
+fn listen(c: &mut Ctx) -> Result<Value, Verdict> {
+    let cfg = c.spec(&[]);
+    let fds = vec![(3, extra_fd(c, "listen0")?)];
+    let mut ctr = c.create_with(
+        &cfg,
+        &[],
+        Io {
+            extra_fds: fds,
+            listen_fds: Some(1),
+            ..Default::default()
+        },
+    )?;
+    c.start(&ctr)?;
+    let rest = crate::harness::read_all(ctr.stdout.take(), crate::harness::CONTAINER_TIMEOUT)?;
+    serde_json::from_str(rest.lines().next().unwrap_or("")).map_err(|_| fail("facts", rest))
+}
+
+fn listen_fds_passed(c: &mut Ctx) -> TestResult {
+    let f = listen(c)?;
+    let t = f["fds"]["3"].as_str().unwrap_or_default();
+    check(
+        t.ends_with("/listen0"),
+        "fd 3 (LISTEN_FDS=1) reaches the process",
+        format!("{}", f["fds"]),
+    )
+}
+
+fn listen_fds_env(c: &mut Ctx) -> TestResult {
+    let f = listen(c)?;
+    let env: Vec<String> = serde_json::from_value(f["env"].clone()).unwrap_or_default();
+    let has = |v: &str| env.iter().any(|e| e == v);
+    check(
+        has("LISTEN_FDS=1") && has("LISTEN_PID=1"),
+        "LISTEN_FDS=1 and LISTEN_PID=1 in the container",
+        format!("{env:?}"),
+    )
+}
+
 // features
 
 fn features(c: &mut Ctx) -> Result<Value, Verdict> {
@@ -664,6 +702,8 @@ pub fn tests() -> Vec<Test> {
         Test::new(PR, "two", "runc --preserve-fds 2: fds 3 and 4", preserve_two),
         Test::new(PR, "none", "runc: without --preserve-fds extra fds are closed", not_preserved),
         Test::new(PR, "fewer", "runc --preserve-fds N: fds past 3+N are closed", preserve_fewer),
+        Test::new(PR, "listen-fds", "runc: LISTEN_FDS with LISTEN_PID = the runtime's pid passes fds 3.. (socket activation)", listen_fds_passed),
+        Test::new(PR, "listen-env", "runc: the container sees LISTEN_FDS=N and LISTEN_PID=1", listen_fds_env),
         Test::new(F, "versions", "features.md: ociVersionMin/ociVersionMax", f_versions),
         Test::new(F, "hooks", "features.md: hooks lists the six kinds", f_hooks),
         Test::new(F, "mount-options", "features.md: mountOptions", f_mount_options),

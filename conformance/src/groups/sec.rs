@@ -164,6 +164,59 @@ fn net_cls(c: &mut Ctx) -> TestResult {
     )
 }
 
+fn oom_killer_disabled(c: &mut Ctx) -> TestResult {
+    let mut cfg = c.spec(&[]);
+    cfg["linux"]["resources"]["memory"] = json!({"limit": 67108864, "disableOOMKiller": true});
+    let ctr = c.create(&cfg)?;
+    let v = c.cgroup_file(ctr.pid, "memory", "memory.oom_control")?;
+    check(
+        v.lines().any(|l| l.trim() == "oom_kill_disable 1"),
+        "oom_kill_disable 1",
+        v,
+    )
+}
+
+fn devices_list(c: &mut Ctx) -> TestResult {
+    let cfg = c.spec(&[]);
+    let ctr = c.create(&cfg)?;
+    let v = c.cgroup_file(ctr.pid, "devices", "devices.list")?;
+    check(
+        v.lines().any(|l| l.trim() == "c 1:3 rwm"),
+        "c 1:3 rwm (/dev/null) allowed",
+        &v,
+    )?;
+    check(
+        !v.lines().any(|l| l.trim() == "a *:* rwm"),
+        "not everything allowed",
+        v,
+    )
+}
+
+fn cpu_rt(c: &mut Ctx) -> TestResult {
+    if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
+        return Err(skip(
+            "no v1 cpu.rt_runtime_us (cgroup v2, or a kernel without CONFIG_RT_GROUP_SCHED)",
+        ));
+    }
+    // A child gets no more realtime budget than its parent, and a new cgroup
+    // has none: give our own parent cgroup (only ours) a small budget first.
+    let parent = std::path::Path::new("/sys/fs/cgroup/cpu/baleia-conformance");
+    std::fs::create_dir_all(parent).map_err(|e| fail("the parent cgroup", e))?;
+    std::fs::write(parent.join("cpu.rt_runtime_us"), "10000").map_err(|e| {
+        skip(format!(
+            "cannot give {} a realtime budget: {e}",
+            parent.display()
+        ))
+    })?;
+    resource(
+        c,
+        json!({"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 1000000}}),
+        "cpu",
+        "cpu.rt_runtime_us",
+        "1000",
+    )
+}
+
 fn path_honoured(c: &mut Ctx) -> TestResult {
     let cfg = c.spec(&[]);
     let want = cfg["linux"]["cgroupsPath"]
@@ -539,6 +592,24 @@ pub fn tests() -> Vec<Test> {
             blkio_weight,
         ),
         Test::new(C, "net-cls", "config-linux.md network.classID", net_cls),
+        Test::new(
+            C,
+            "memory-oom-killer",
+            "config-linux.md memory.disableOOMKiller",
+            oom_killer_disabled,
+        ),
+        Test::new(
+            C,
+            "devices-list",
+            "config-linux.md devices: deny-all then runc's default allow list",
+            devices_list,
+        ),
+        Test::new(
+            C,
+            "cpu-realtime",
+            "config-linux.md cpu.realtimeRuntime/realtimePeriod",
+            cpu_rt,
+        ),
         Test::new(
             C,
             "path",
