@@ -676,10 +676,11 @@ pub fn wait_gone(pid: i32) {
 
 /// The mount table line for `target` as the container printed it (from /proc/self/mounts).
 pub fn mount_line<'a>(mounts: &'a str, target: &str) -> Option<&'a str> {
+    // The last one: a later mount on the same target hides the earlier ones.
     mounts
         .lines()
-        .filter(|l| l.split_whitespace().nth(1) == Some(target))
-        .last()
+        .rev()
+        .find(|l| l.split_whitespace().nth(1) == Some(target))
 }
 
 /// The options of a mount line as a list.
