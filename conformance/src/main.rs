@@ -168,6 +168,10 @@ fn main() {
     // can wait for them like a shim does.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if let Err(e) = conformance::runtime::install_reaper() {
+        eprintln!("baleia-conformance: SIGCHLD reaper: {e}");
+        std::process::exit(2)
+    }
     let work = a.work.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("baleia-conformance-{}", std::process::id()))
     });

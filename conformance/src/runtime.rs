@@ -149,6 +149,140 @@ pub fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+static SIGCHLD_PIPE_R: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+static SIGCHLD_PIPE_W: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Exit statuses of children reaped while the harness waited for something
+/// else, by pid, for [`wait_pid`] to hand out later.
+static REAPED: std::sync::Mutex<Vec<(i32, i32)>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn on_sigchld(_: libc::c_int) {
+    let fd = SIGCHLD_PIPE_W.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; a full pipe just drops the byte.
+        unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+/// Makes the harness reap like a shim: as a subreaper it inherits every
+/// orphan, and a pid namespace's init cannot finish exiting until its other
+/// processes are reaped, so waits below also reap, woken by SIGCHLD through a
+/// self-pipe (no polling). Call once, early, from the single-threaded main.
+///
+/// ```no_run
+/// conformance::runtime::install_reaper().unwrap();
+/// ```
+pub fn install_reaper() -> std::io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds we then own for the life of the process.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    SIGCHLD_PIPE_R.store(fds[0], Ordering::Relaxed);
+    SIGCHLD_PIPE_W.store(fds[1], Ordering::Relaxed);
+    // SAFETY: installing a handler that only calls write(2).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigchld as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn drain_sigchld_pipe() {
+    let fd = SIGCHLD_PIPE_R.load(Ordering::Relaxed);
+    let mut buf = [0u8; 64];
+    // SAFETY: non-blocking reads into our buffer until empty.
+    while fd >= 0 && unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
+/// Reaps exited children (recording their status) except `keep`, which is
+/// left for its owner (a running `std::process::Child`).
+fn reap_others(keep: Option<i32>) {
+    loop {
+        // SAFETY: waitid with WNOWAIT only peeks; siginfo is ours.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: si_pid is valid for SIGCHLD-kind siginfo from waitid.
+        let pid = unsafe { info.si_pid() };
+        if r != 0 || pid == 0 || Some(pid) == keep {
+            return;
+        }
+        let mut status = 0;
+        // SAFETY: reaping the child the kernel just named.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            if let Ok(mut m) = REAPED.lock() {
+                m.push((pid, status));
+            }
+        }
+    }
+}
+
+fn take_reaped(pid: i32) -> Option<i32> {
+    let mut m = REAPED.lock().ok()?;
+    let i = m.iter().position(|(p, _)| *p == pid)?;
+    Some(m.remove(i).1)
+}
+
+fn decode(status: i32) -> Exit {
+    if libc::WIFEXITED(status) {
+        Exit::Code(libc::WEXITSTATUS(status))
+    } else {
+        Exit::Signal(libc::WTERMSIG(status))
+    }
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true if readable.
+/// Reaps children (except `keep`) whenever SIGCHLD arrives meanwhile.
+fn wait_readable_keep(fd: &impl AsRawFd, timeout: Duration, keep: Option<i32>) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = [
+            libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: SIGCHLD_PIPE_R.load(Ordering::Relaxed),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two pollfds we own; a negative fd is ignored by poll.
+        let r = unsafe {
+            libc::poll(
+                p.as_mut_ptr(),
+                2,
+                left.as_millis().min(i32::MAX as u128) as i32,
+            )
+        };
+        if r > 0 && p[0].revents != 0 {
+            return true;
+        }
+        if r > 0 {
+            drain_sigchld_pipe();
+            reap_others(keep);
+            continue;
+        }
+        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return false;
+        }
+    }
+}
+
 /// Waits until `fd` is readable or `timeout` passes; true if readable.
 ///
 /// ```
@@ -157,23 +291,7 @@ pub fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
 /// assert!(conformance::runtime::wait_readable(&r, std::time::Duration::from_millis(10)));
 /// ```
 pub fn wait_readable(fd: &impl AsRawFd, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd we own.
-        let r = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
-        if r > 0 {
-            return true;
-        }
-        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return false;
-        }
-    }
+    wait_readable_keep(fd, timeout, None)
 }
 
 /// The exit of a process we waited for.
@@ -201,22 +319,24 @@ pub fn wait_pid(pid: i32, timeout: Duration) -> Exit {
     if pid <= 0 {
         return Exit::Gone;
     }
+    if let Some(st) = take_reaped(pid) {
+        return decode(st);
+    }
     if let Ok(fd) = pidfd_open(pid) {
         if !wait_readable(&fd, timeout) {
             return Exit::Timeout;
         }
     }
+    if let Some(st) = take_reaped(pid) {
+        return decode(st);
+    }
     let mut status = 0;
     // SAFETY: waitpid writes the status we own.
     let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     if r != pid {
-        return Exit::Gone;
+        return take_reaped(pid).map(decode).unwrap_or(Exit::Gone);
     }
-    if libc::WIFEXITED(status) {
-        Exit::Code(libc::WEXITSTATUS(status))
-    } else {
-        Exit::Signal(libc::WTERMSIG(status))
-    }
+    decode(status)
 }
 
 /// Reaps every exited child without blocking (orphans re-parented to us).
@@ -225,14 +345,7 @@ pub fn wait_pid(pid: i32, timeout: Duration) -> Exit {
 /// conformance::runtime::reap_zombies();
 /// ```
 pub fn reap_zombies() {
-    loop {
-        let mut status = 0;
-        // SAFETY: non-blocking wait for any child.
-        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if r <= 0 {
-            break;
-        }
-    }
+    reap_others(None);
 }
 
 fn read_file(p: &Path) -> String {
@@ -363,7 +476,7 @@ impl Runtime {
         drop(cmd);
         drop(io.extra_fds);
         let fd = pidfd_open(child.id() as i32).map_err(|e| format!("pidfd_open: {e}"))?;
-        let timed_out = !wait_readable(&fd, COMMAND_TIMEOUT);
+        let timed_out = !wait_readable_keep(&fd, COMMAND_TIMEOUT, Some(child.id() as i32));
         if timed_out {
             let _ = child.kill();
         }

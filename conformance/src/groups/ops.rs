@@ -96,7 +96,7 @@ fn exec_process_json(c: &mut Ctx) -> TestResult {
     )
 }
 
-fn exec_detached(c: &mut Ctx) -> Result<(Ctr, i32, Value), Verdict> {
+pub(crate) fn exec_detached(c: &mut Ctx) -> Result<(Ctr, i32, Value), Verdict> {
     let cfg = c.spec(&[]);
     let ctr = c.running(cfg)?;
     let pf = c.dir.join("exec.pid");
@@ -216,6 +216,44 @@ fn exec_only_stdio(c: &mut Ctx) -> TestResult {
         vec!["0".to_string(), "1".into(), "2".into()],
         fds,
     )
+}
+
+fn kill_all_exec(c: &mut Ctx) -> TestResult {
+    let (ctr, pid, _) = exec_detached(c)?;
+    let o = c.cmd(&["kill", "--all", &ctr.id, "KILL"])?;
+    check(o.ok(), "kill --all", o.summary())?;
+    let a = runtime::wait_pid(ctr.pid, crate::harness::CONTAINER_TIMEOUT);
+    let b = runtime::wait_pid(pid, crate::harness::CONTAINER_TIMEOUT);
+    eq("[init, exec'd] ends", [runtime::Exit::Signal(9); 2], [a, b])
+}
+
+fn delete_force_exec(c: &mut Ctx) -> TestResult {
+    let (ctr, pid, _) = exec_detached(c)?;
+    let o = c.cmd(&["delete", "--force", &ctr.id])?;
+    check(o.ok(), "delete --force", o.summary())?;
+    let b = runtime::wait_pid(pid, crate::harness::CONTAINER_TIMEOUT);
+    check(
+        b != runtime::Exit::Timeout,
+        "the exec'd process killed by delete --force",
+        "still running",
+    )
+}
+
+fn external_kill(c: &mut Ctx) -> TestResult {
+    let cfg = c.spec(&[]);
+    let ctr = c.running(cfg)?;
+    // SAFETY: kill only signals our own container's init.
+    unsafe { libc::kill(ctr.pid, libc::SIGKILL) };
+    runtime::wait_pid(ctr.pid, crate::harness::CONTAINER_TIMEOUT);
+    c.wait_status(&ctr, "stopped")
+}
+
+fn no_new_keyring(c: &mut Ctx) -> TestResult {
+    let cfg = c.spec(&[]);
+    let mut ctr = c.create_with(&cfg, &["--no-new-keyring"], Io::default())?;
+    c.start(&ctr)?;
+    let f = c.read_facts(&mut ctr)?;
+    eq("pid", json!(1), f["pid"].clone())
 }
 
 // pause, resume, ps, events, update
@@ -768,6 +806,30 @@ pub fn tests() -> Vec<Test> {
             "only-stdio-fds",
             "runc exec: only fds 0-2 reach the process (CVE-2024-21626)",
             exec_only_stdio,
+        ),
+        Test::new(
+            E,
+            "kill-all",
+            "runc kill --all: exec'd processes are signalled too",
+            kill_all_exec,
+        ),
+        Test::new(
+            E,
+            "delete-force",
+            "runc delete --force: exec'd processes are killed too",
+            delete_force_exec,
+        ),
+        Test::new(
+            O,
+            "external-kill",
+            "runc state: an init killed behind the runtime's back shows stopped",
+            external_kill,
+        ),
+        Test::new(
+            O,
+            "no-new-keyring",
+            "runc create --no-new-keyring (containerd passes it)",
+            no_new_keyring,
         ),
         Test::new(
             O,
