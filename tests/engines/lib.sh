@@ -135,6 +135,22 @@ stop_pid() {
     return 0
 }
 
+# overlay_host_dirs DIR...: in this script's private mount namespace (the script re-executes itself under `unshare -m`),
+# lay an overlay over each host DIR whose writes land in a tmpfs of the scratch dir, so that
+# what an engine writes outside its configured paths vanishes with the namespace.
+overlay_host_dirs() {
+    local d n
+    [ -n "${ENGINES_PRIVATE_NS:-}" ] || die "overlay_host_dirs outside a private mount namespace"
+    mkdir -p "$WORK/ovl"
+    mount -t tmpfs tmpfs "$WORK/ovl" || die "cannot mount a tmpfs for the overlays"
+    for d in "$@"; do
+        n=${d//\//_}
+        mkdir -p "$WORK/ovl/$n.up" "$WORK/ovl/$n.work"
+        mount -t overlay overlay -o "lowerdir=$d,upperdir=$WORK/ovl/$n.up,workdir=$WORK/ovl/$n.work" "$d" ||
+            die "cannot lay an overlay on $d"
+    done
+}
+
 # --- checks ---------------------------------------------------------------------------
 
 pass() { PASSED=$((PASSED + 1)); log "ok   $1"; }
@@ -160,7 +176,12 @@ capture() {
         shift
         set -- script -qefc "$(printf '%q ' "$@")" /dev/null
     fi
-    OUT=$(timeout -k 5 "$STEP_TIMEOUT" "$@" 2>"$WORK/stderr.last" </dev/null)
+    if declare -F "$1" >/dev/null; then
+        # A function of the script (quick look-ups only): timeout(1) cannot run it.
+        OUT=$("$@" 2>"$WORK/stderr.last" </dev/null)
+    else
+        OUT=$(timeout -k 5 "$STEP_TIMEOUT" "$@" 2>"$WORK/stderr.last" </dev/null)
+    fi
     RC=$?
     ERR=$(cat "$WORK/stderr.last")
     # script(1) and ttys add carriage returns.

@@ -18,14 +18,7 @@ setup_common
 command -v podman >/dev/null && command -v conmon >/dev/null || die "podman/conmon are not installed (make deps-engines)"
 make_image "$WORK/image"
 
-mkdir -p "$WORK/ovl"
-mount -t tmpfs tmpfs "$WORK/ovl" || die "tmpfs for the overlays"
-for d in /var/lib /var/cache /var/tmp /run; do
-    n=${d//\//_}
-    mkdir -p "$WORK/ovl/$n.up" "$WORK/ovl/$n.work"
-    mount -t overlay overlay -o "lowerdir=$d,upperdir=$WORK/ovl/$n.up,workdir=$WORK/ovl/$n.work" "$d" ||
-        die "overlay on $d"
-done
+overlay_host_dirs /var/lib /var/cache /var/tmp /run
 
 PW="$WORK/podman"
 mkdir -p "$PW/tmp" "$PW/net"
