@@ -179,7 +179,9 @@ fn create_container_fails(c: &mut Ctx) -> TestResult {
 }
 
 fn poststart_failure_errors(c: &mut Ctx) -> TestResult {
-    let mut cfg = c.spec(&[]);
+    // A process that stays up keeps the outcome from depending on whether it
+    // already exited when the hook ran.
+    let mut cfg = c.spec(&["--pause"]);
     cfg["hooks"] = json!({"poststart": [{"path": "/bin/false"}]});
     let (o, ctr) = c.try_create(&cfg, &[], Io::default())?;
     let Some(ctr) = ctr else {
@@ -200,16 +202,75 @@ fn poststart_failure_errors(c: &mut Ctx) -> TestResult {
     )
 }
 
+fn start_container_fails(c: &mut Ctx) -> TestResult {
+    let mut cfg = c.spec(&[]);
+    cfg["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    let (o, ctr) = c.try_create(&cfg, &[], Io::default())?;
+    let Some(mut ctr) = ctr else {
+        return Err(fail(
+            "create to succeed (startContainer runs at start)",
+            o.summary(),
+        ));
+    };
+    let s = c.cmd(&["start", &ctr.id])?;
+    let out = crate::harness::read_all(ctr.stdout.take(), crate::harness::CONTAINER_TIMEOUT)?;
+    check(
+        out.is_empty(),
+        "the user process never ran",
+        out.chars().take(80).collect::<String>(),
+    )?;
+    let _ = s;
+    c.wait_status(&ctr, "stopped")
+}
+
+fn ns_of_hook(c: &mut Ctx, kind: &str) -> Result<(String, i32), Verdict> {
+    let d = hooks_dir(c)?;
+    let out = d.join("mnt");
+    let mut cfg = c.spec(&[]);
+    cfg["hooks"] = json!({ kind: [{"path": "/bin/sh",
+        "args": ["sh", "-c", format!("readlink /proc/self/ns/mnt > {}", out.display())]}] });
+    let ctr = c.create(&cfg)?;
+    let seen =
+        std::fs::read_to_string(&out).map_err(|e| fail(format!("the {kind} hook's output"), e))?;
+    Ok((seen.trim().to_string(), ctr.pid))
+}
+
+fn create_container_in_container_ns(c: &mut Ctx) -> TestResult {
+    let (seen, pid) = ns_of_hook(c, "createContainer")?;
+    let want =
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).map_err(|e| fail("init's mnt ns", e))?;
+    eq(
+        "createContainer's mount namespace",
+        want.to_string_lossy().into_owned(),
+        seen,
+    )
+}
+
+fn create_runtime_in_runtime_ns(c: &mut Ctx) -> TestResult {
+    let (seen, _) = ns_of_hook(c, "createRuntime")?;
+    let want = std::fs::read_link("/proc/self/ns/mnt").map_err(|e| fail("host mnt ns", e))?;
+    eq(
+        "createRuntime's mount namespace",
+        want.to_string_lossy().into_owned(),
+        seen,
+    )
+}
+
 fn poststop_failure_warns(c: &mut Ctx) -> TestResult {
     let mut cfg = c.spec(&[]);
     cfg["hooks"] = json!({"poststop": [{"path": "/bin/false"}]});
     let r = c.run(&cfg)?;
-    let _ = c.cmd(&["delete", &r.ctr.id])?;
+    c.wait_status(&r.ctr, "stopped")?;
+    let d = c.cmd(&["delete", &r.ctr.id])?;
     let s = c.cmd(&["state", &r.ctr.id])?;
     check(
         !s.ok(),
         "the container deleted despite the failing poststop hook",
-        s.summary(),
+        format!(
+            "delete: {}; state: {}",
+            d.summary(),
+            s.stdout.chars().take(120).collect::<String>()
+        ),
     )
 }
 
@@ -686,6 +747,9 @@ pub fn tests() -> Vec<Test> {
         Test::new(H, "create-container-fails", "config.md: a failing createContainer hook MUST generate an error", create_container_fails),
         Test::new(H, "poststart-failure-errors", "runtime.md (current): a failing poststart hook MUST generate an error and stop the container", poststart_failure_errors),
         Test::new(H, "poststop-failure-warns", "runtime.md: poststop failure -> warning, delete continues", poststop_failure_warns),
+        Test::new(H, "start-container-fails", "runtime.md: a failing startContainer hook MUST generate an error and stop the container; the program never runs", start_container_fails),
+        Test::new(H, "create-container-ns", "config.md createContainer: executed in the container namespace", create_container_in_container_ns),
+        Test::new(H, "create-runtime-ns", "config.md createRuntime: executed in the runtime namespace", create_runtime_in_runtime_ns),
         Test::new(H, "timeout", "config.md hooks.timeout: the hook is ended and it is an error", hook_timeout),
         Test::new(H, "missing-path-fails", "config.md hooks.path: a missing binary is an error", hook_missing_fails),
         Test::new(H, "several-in-order", "config.md hooks: run in the order listed", several_in_order),
