@@ -39,6 +39,11 @@ pub struct Options {
     pub ls: Vec<String>,
     /// sysctl keys (dotted) to read from /proc/sys.
     pub sysctl: Vec<String>,
+    /// Cgroup files of the probe's own cgroup, as `controller/file`
+    /// (`/file` on cgroup v2), read under /sys/fs/cgroup inside the container.
+    pub cgroup_file: Vec<String>,
+    /// Write the facts here (temp file + rename) instead of stdout.
+    pub out: Option<String>,
     /// Exit status after reporting.
     pub exit_code: i32,
     /// Close stdout after the facts and block until killed.
@@ -74,6 +79,8 @@ impl Options {
                 "--stat" => o.stat.push(value("--stat")?),
                 "--ls" => o.ls.push(value("--ls")?),
                 "--sysctl" => o.sysctl.push(value("--sysctl")?),
+                "--cgroup-file" => o.cgroup_file.push(value("--cgroup-file")?),
+                "--out" => o.out = Some(value("--out")?),
                 "--exit" => {
                     let v = value("--exit")?;
                     o.exit_code = v.parse().map_err(|_| format!("--exit: bad number {v:?}"))?;
@@ -166,6 +173,45 @@ fn unescape_octal(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Where `controller/file` of our own cgroup lives, from /proc/self/cgroup
+/// text: `/sys/fs/cgroup/<hierarchy>/<path>/<file>` on v1 and
+/// `/sys/fs/cgroup/<path>/<file>` for `/file` (v2).
+///
+/// ```
+/// let t = "4:memory:/a\n1:cpu,cpuacct:/b\n0::/c\n";
+/// let p = |s| conformance::probe::cgroup_file_path(t, s);
+/// assert_eq!(p("memory/memory.max").as_deref(), Some("/sys/fs/cgroup/memory/a/memory.max"));
+/// assert_eq!(p("cpu/cpu.shares").as_deref(), Some("/sys/fs/cgroup/cpu,cpuacct/b/cpu.shares"));
+/// assert_eq!(p("/pids.max").as_deref(), Some("/sys/fs/cgroup/c/pids.max"));
+/// assert_eq!(p("blkio/x"), None);
+/// ```
+pub fn cgroup_file_path(cgroup_text: &str, spec: &str) -> Option<String> {
+    let (ctrl, file) = spec.split_once('/')?;
+    for line in cgroup_text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let hit = if ctrl.is_empty() {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == ctrl)
+        };
+        if hit {
+            let base = if ctrl.is_empty() {
+                "/sys/fs/cgroup".to_string()
+            } else {
+                format!("/sys/fs/cgroup/{ctrls}")
+            };
+            let rel = path.trim_start_matches('/');
+            return Some(if rel.is_empty() {
+                format!("{base}/{file}")
+            } else {
+                format!("{base}/{rel}/{file}")
+            });
+        }
+    }
+    None
 }
 
 fn read_small(path: &str) -> Result<String, std::io::Error> {
@@ -419,6 +465,22 @@ pub fn collect(opts: &Options) -> Value {
             },
         );
     }
+    let cgroup_text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut cgroup_files = Map::new();
+    for spec in &opts.cgroup_file {
+        let v = match cgroup_file_path(&cgroup_text, spec) {
+            Some(p) => match read_small(&p) {
+                Ok(c) => json!({"ok": true, "path": p, "value": c.trim()}),
+                Err(e) => {
+                    let mut v = err_value(&e);
+                    v["path"] = json!(p);
+                    v
+                }
+            },
+            None => json!({"ok": false, "error": "no such controller in /proc/self/cgroup"}),
+        };
+        cgroup_files.insert(spec.clone(), v);
+    }
     let mut sysctl = Map::new();
     for k in &opts.sysctl {
         let path = format!("/proc/sys/{}", k.replace('.', "/"));
@@ -451,6 +513,7 @@ pub fn collect(opts: &Options) -> Value {
     if let Some(o) = f.as_object_mut() {
         o.insert("read".into(), Value::Object(read));
         o.insert("sysctl".into(), Value::Object(sysctl));
+        o.insert("cgroup_files".into(), Value::Object(cgroup_files));
         o.insert("ls".into(), Value::Object(ls));
         o.insert("write".into(), Value::Object(written));
         o.insert("exec".into(), per(&opts.exec, exec_path));
@@ -523,10 +586,20 @@ where
     if opts.wait_signal {
         prepare_for_signal();
     }
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{facts}");
-    let _ = out.flush();
-    drop(out);
+    if let Some(path) = &opts.out {
+        // Temp + rename: whoever waits for the file never sees half of it.
+        let tmp = format!("{path}.tmp");
+        if let Err(e) =
+            std::fs::write(&tmp, format!("{facts}\n")).and_then(|_| std::fs::rename(&tmp, path))
+        {
+            eprintln!("baleia-probe: write {path}: {e}");
+            return 125;
+        }
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{facts}");
+        let _ = out.flush();
+    }
     if opts.wait_signal {
         let sig = wait_for_signal();
         let _ = writeln!(std::io::stdout(), "{}", json!({ "signal": sig }));
@@ -584,6 +657,9 @@ mod tests {
         assert_eq!(o.sysctl, ["net.ipv4.ip_forward"]);
         assert_eq!(o.exit_code, 7);
         assert!(o.wait_signal && !o.pause);
+        let o = Options::parse(["--cgroup-file", "pids/pids.max", "--out", "/x"]).unwrap();
+        assert_eq!(o.cgroup_file, ["pids/pids.max"]);
+        assert_eq!(o.out.as_deref(), Some("/x"));
     }
 
     #[test]

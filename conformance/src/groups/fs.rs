@@ -322,6 +322,43 @@ fn cgroup_mount(c: &mut Ctx) -> TestResult {
     )
 }
 
+fn cgroup_ns_view(c: &mut Ctx) -> TestResult {
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let spec = if v2 { "/pids.max" } else { "pids/pids.max" };
+    let mut cfg = c.spec(&["--cgroup-file", spec]);
+    bundle::push(&mut cfg, "/linux/namespaces", json!({"type": "cgroup"}));
+    bundle::push(
+        &mut cfg,
+        "/mounts",
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+    );
+    cfg["linux"]["resources"]["pids"] = json!({"limit": 42});
+    let f = c.probe(&cfg)?;
+    let own: Vec<String> = serde_json::from_value(f["cgroup"].clone()).unwrap_or_default();
+    let pids_line = own
+        .iter()
+        .find(|l| {
+            if v2 {
+                l.starts_with("0::")
+            } else {
+                l.contains(":pids:")
+            }
+        })
+        .cloned()
+        .unwrap_or_default();
+    check(
+        pids_line.ends_with(":/"),
+        "the container's own cgroup at / of its cgroup namespace",
+        &pids_line,
+    )?;
+    eq(
+        "pids.max seen inside",
+        json!("42"),
+        f["cgroup_files"][spec]["value"].clone(),
+    )
+}
+
 fn bad_type_fails(c: &mut Ctx) -> TestResult {
     let mut cfg = c.spec(&[]);
     bundle::push(
@@ -918,6 +955,7 @@ pub fn tests() -> Vec<Test> {
             "config.md mounts: type cgroup at /sys/fs/cgroup",
             cgroup_mount,
         ),
+        Test::new(M, "cgroup-ns-view", "config-linux.md cgroup namespace + cgroup mount: the container sees its own cgroup as / with its limits", cgroup_ns_view),
         Test::new(
             M,
             "bad-type-fails",
