@@ -160,6 +160,19 @@ pub struct Run {
 }
 
 /// The per-test context: a scratch dir, unique ids, and everything to clean.
+///
+/// A test body builds a spec, runs the probe (or drives the runtime's
+/// commands) and checks what it saw:
+///
+/// ```no_run
+/// use conformance::harness::{eq, Ctx, TestResult};
+/// fn hostname(c: &mut Ctx) -> TestResult {
+///     let mut cfg = c.spec(&[]);
+///     cfg["hostname"] = serde_json::json!("h1");
+///     let facts = c.probe(&cfg)?;
+///     eq("hostname", serde_json::json!("h1"), facts["hostname"].clone())
+/// }
+/// ```
 pub struct Ctx {
     /// The runtime under test.
     pub rt: Runtime,
@@ -764,6 +777,10 @@ pub fn render_table(outs: &[Outcome]) -> String {
 }
 
 /// "N passed, N failed, N skipped".
+///
+/// ```
+/// assert_eq!(conformance::harness::summary(&[]), "0 passed, 0 failed, 0 skipped\n");
+/// ```
 pub fn summary(outs: &[Outcome]) -> String {
     let c = |st: &str| outs.iter().filter(|o| o.status == st).count();
     format!(

@@ -6,6 +6,8 @@
 //! assert!(conformance::probe::Options::parse(["--pause"]).is_ok());
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod bundle;
 pub mod groups;
 pub mod harness;
