@@ -61,6 +61,11 @@ check exec-sees-container 0 '^sleep$' \
     "${CTR[@]}" task exec --fifo-dir "$WORK/fifo" --exec-id e2 c-bg cat /proc/1/comm
 check exec-tty 0 '/dev/pts/[0-9]+$' \
     in_tty "${CTR[@]}" task exec -t --fifo-dir "$WORK/fifo" --exec-id e3 c-bg tty
+# A non-root process reopens its stdio through /dev/stdout (/proc/self/fd/1): the runtime
+# must hand the engine's pipes to the process's user, as runc does.
+check exec-user-reopens-stdout 0 '^to-stdout$' \
+    "${CTR[@]}" task exec --fifo-dir "$WORK/fifo" --exec-id e6 --user 1000 c-bg \
+    sh -c 'echo to-stdout > /dev/stdout'
 check exec-missing-executable-fails 1 '' \
     "${CTR[@]}" task exec --fifo-dir "$WORK/fifo" --exec-id e4 c-bg /nonexistent
 

@@ -56,6 +56,19 @@ expect run-missing-executable-message "docker reports the missing file" \
     "$(grep -c 'no such file or directory' <<<"$ERR")" -ge 1
 check run-tty 5 '/dev/pts/0$' in_tty "${D[@]}" "${RUN[@]}" --rm -t $IMG sh -c 'tty; exit 5'
 
+# A non-root process reopens its stdio through /dev/stdout and /dev/stderr (/proc/self/fd/N):
+# the runtime must hand the engine's pipes (or the pty) to the process's user, as runc does.
+check run-user-reopens-stdio 0 '^to-stdout$' \
+    "${D[@]}" "${RUN[@]}" --rm --user 1000:1000 $IMG sh -c 'echo to-stdout > /dev/stdout && echo to-stderr > /dev/stderr'
+expect run-user-reopens-stderr "stderr got to-stderr" "$(grep -c '^to-stderr$' <<<"$ERR")" = 1
+check run-tty-user-reopens-stdout 0 'to-stdout' \
+    in_tty "${D[@]}" "${RUN[@]}" --rm -t --user 1000:1000 $IMG sh -c 'echo to-stdout > /dev/stdout'
+# Without -i the engine gives the runtime the host's /dev/null as stdin; the container must
+# get its own /dev/null instead (runc reopens it after pivot_root), or its root could chmod
+# the host's /dev/null through /proc/self/fd/0.
+check run-stdin-is-containers-dev-null 0 '^same$' \
+    "${D[@]}" "${RUN[@]}" --rm $IMG sh -c '[ "$(stat -L -c %d:%i /proc/self/fd/0)" = "$(stat -c %d:%i /dev/null)" ] && echo same || { stat -L /proc/self/fd/0; stat /dev/null; }'
+
 # 2. A detached container.
 check run-detached 0 '^[0-9a-f]{64}$' "${D[@]}" "${RUN[@]}" -d --name bg $IMG sleep 100000
 BGID=$OUT
@@ -79,6 +92,7 @@ expect detached-runtime-state "the runtime keeps bg's state under exec-root" \
 check exec-stdout-and-exit-code 3 '^from-exec$' "${D[@]}" exec bg sh -c 'echo from-exec; exit 3'
 check exec-sees-container 0 '^sleep$' "${D[@]}" exec bg cat /proc/1/comm
 check exec-tty 0 '/dev/pts/[0-9]+$' in_tty "${D[@]}" exec -t bg tty
+check exec-user-reopens-stdout 0 '^to-stdout$' "${D[@]}" exec --user 1000:1000 bg sh -c 'echo to-stdout > /dev/stdout'
 check exec-missing-executable 126 '' "${D[@]}" exec bg /nonexistent
 check top 0 'sleep 100000' "${D[@]}" top bg
 

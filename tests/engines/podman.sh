@@ -57,6 +57,19 @@ check run-missing-executable 127 '' "${P[@]}" "${RUN[@]}" --rm $IMG /nonexistent
 expect run-missing-executable-message "podman reports the missing file" \
     "$(grep -c 'no such file or directory' <<<"$ERR")" -ge 1
 
+# A non-root process reopens its stdio through /dev/stdout and /dev/stderr (/proc/self/fd/N):
+# the runtime must hand the engine's pipes (or the pty) to the process's user, as runc does.
+check run-user-reopens-stdio 0 '^to-stdout$' \
+    "${P[@]}" "${RUN[@]}" --rm --user 1000:1000 $IMG sh -c 'echo to-stdout > /dev/stdout && echo to-stderr > /dev/stderr'
+expect run-user-reopens-stderr "stderr got to-stderr" "$(grep -c '^to-stderr$' <<<"$ERR")" = 1
+check run-tty-user-reopens-stdout 0 'to-stdout' \
+    in_tty "${P[@]}" "${RUN[@]}" --rm -t --user 1000:1000 $IMG sh -c 'echo to-stdout > /dev/stdout'
+# Without -i the engine gives the runtime the host's /dev/null as stdin; the container must
+# get its own /dev/null instead (runc reopens it after pivot_root), or its root could chmod
+# the host's /dev/null through /proc/self/fd/0.
+check run-stdin-is-containers-dev-null 0 '^same$' \
+    "${P[@]}" "${RUN[@]}" --rm $IMG sh -c '[ "$(stat -L -c %d:%i /proc/self/fd/0)" = "$(stat -c %d:%i /dev/null)" ] && echo same || { stat -L /proc/self/fd/0; stat /dev/null; }'
+
 # 2. A terminal through conmon's console socket.
 check run-tty 5 '/dev/pts/0$' in_tty "${P[@]}" "${RUN[@]}" --rm -t $IMG sh -c 'tty; exit 5'
 
@@ -77,6 +90,7 @@ check exec-stdout-and-exit-code 3 '^from-exec$' "${P[@]}" exec bg sh -c 'echo fr
 check exec-sees-container 0 '^sleep$' "${P[@]}" exec bg cat /proc/1/comm
 check exec-stdin 0 '^piped-in$' sh -c 'echo piped-in | "$@"' sh "${P[@]}" exec -i bg cat
 check exec-tty 0 '/dev/pts/[0-9]+$' in_tty "${P[@]}" exec -t bg tty
+check exec-user-reopens-stdout 0 '^to-stdout$' "${P[@]}" exec --user 1000:1000 bg sh -c 'echo to-stdout > /dev/stdout'
 check exec-missing-executable 127 '' "${P[@]}" exec bg /nonexistent
 
 check top 0 'sleep 100000' "${P[@]}" top bg
