@@ -70,6 +70,14 @@ check run-tty-user-reopens-stdout 0 'to-stdout' \
 check run-stdin-is-containers-dev-null 0 '^same$' \
     "${P[@]}" "${RUN[@]}" --rm $IMG sh -c '[ "$(stat -L -c %d:%i /proc/self/fd/0)" = "$(stat -c %d:%i /dev/null)" ] && echo same || { stat -L /proc/self/fd/0; stat /dev/null; }'
 
+# Podman mounts every tmpfs (--tmpfs, --mount type=tmpfs, and /tmp, /run, /var/tmp under
+# --read-only) with runc's "tmpcopyup" option: the tmpfs starts with the directory's content.
+check run-tmpfs-copyup 0 '^root:x:0:0:' \
+    "${P[@]}" "${RUN[@]}" --rm --tmpfs /etc $IMG sh -c 'mount | grep -q "^tmpfs on /etc " && cat /etc/passwd'
+check run-read-only 0 '^tmp-writable$' \
+    "${P[@]}" "${RUN[@]}" --rm --read-only $IMG sh -c 'touch /x 2>/dev/null && echo root-writable; touch /tmp/x && echo tmp-writable'
+expect run-read-only-root "the root was read-only" "$(grep -c root-writable <<<"$OUT")" = 0
+
 # 2. A terminal through conmon's console socket.
 check run-tty 5 '/dev/pts/0$' in_tty "${P[@]}" "${RUN[@]}" --rm -t $IMG sh -c 'tty; exit 5'
 
