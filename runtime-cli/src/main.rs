@@ -282,6 +282,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    reserve_preserved_fds(&cli);
     let logger = match log::Logger::open(cli.log.as_deref(), cli.log_format) {
         Ok(l) => l,
         Err(e) => {
@@ -294,6 +295,30 @@ fn main() -> ExitCode {
         Err(e) => {
             logger.error(&e.to_string());
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `--preserve-fds N` hands fds 3..3+N to the container. If the caller left some of them
+/// closed, the runtime's own files (the log, the state directory) would land there and leak
+/// into the container: fill the gaps with /dev/null before opening anything.
+fn reserve_preserved_fds(cli: &Cli) {
+    let n = match &cli.command {
+        Some(Command::Create(a)) => a.preserve_fds,
+        Some(Command::Run { create, .. }) => create.preserve_fds,
+        Some(Command::Exec(a)) => a.preserve_fds,
+        _ => 0,
+    };
+    for fd in 3..3 + n as i32 {
+        // SAFETY: F_GETFD on any number is harmless; open/dup2/close act on fds we own.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) < 0 {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 && null != fd {
+                    libc::dup2(null, fd);
+                    libc::close(null);
+                }
+            }
         }
     }
 }

@@ -225,10 +225,23 @@ fn duplicate_id() {
 #[test]
 fn unknown_id() {
     let Some(env) = setup("unknown") else { return };
-    for cmd in ["state", "start", "kill", "delete"] {
-        let o = env.exec(&[cmd, "bt-no-such-container"]);
-        fails_clearly(&o, &format!("{cmd} of an unknown id"));
-        assert!(o.stderr.contains("does not exist"), "{cmd}: {o}");
+    let id = "bt-no-such-container";
+    let commands: [&[&str]; 10] = [
+        &["state", id],
+        &["start", id],
+        &["kill", id],
+        &["delete", id],
+        &["pause", id],
+        &["resume", id],
+        &["ps", id],
+        &["update", "--memory", "64m", id],
+        &["events", "--stats", id],
+        &["exec", id, "true"],
+    ];
+    for args in commands {
+        let o = env.exec(args);
+        fails_clearly(&o, &format!("{} of an unknown id", args[0]));
+        assert!(o.stderr.contains("does not exist"), "{}: {o}", args[0]);
     }
 }
 
