@@ -38,6 +38,17 @@ check run-missing-executable-fails 1 '' \
 expect run-missing-executable-message "ctr reports the missing file" \
     "$(grep -c 'no such file or directory' <<<"$ERR")" -ge 1
 
+# When the init fails during setup, its own error must reach the user (the runtime must not
+# replace it with an error of its own talking to the dead init). Three tries: it is a race.
+for i in 1 2 3; do
+    note_ctr_id "$NS" c-badmount-$i
+    check "init-error-reaches-user-$i" 1 '' "${CTR[@]}" run --rm "${RUNOPTS[@]}" \
+        --mount type=tmpfs,src=tmpfs,dst=/mnt,options=size=bogus $IMG c-badmount-$i true
+    expect "init-error-message-$i" "the error names the failed mount: $(tail -1 <<<"$ERR")" \
+        "$(grep -ciE 'mount.*/mnt.*invalid argument' <<<"$ERR")" -ge 1
+    "${CTR[@]}" container rm c-badmount-$i >/dev/null 2>&1
+done
+
 # 2. A terminal: the runtime sends the pty master over the shim's console socket.
 note_ctr_id "$NS" c-tty
 check run-tty 5 '/dev/pts/0$' \

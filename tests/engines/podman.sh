@@ -78,6 +78,15 @@ check run-read-only 0 '^tmp-writable$' \
     "${P[@]}" "${RUN[@]}" --rm --read-only $IMG sh -c 'touch /x 2>/dev/null && echo root-writable; touch /tmp/x && echo tmp-writable'
 expect run-read-only-root "the root was read-only" "$(grep -c root-writable <<<"$OUT")" = 0
 
+# When the init fails during setup, its own error must reach the user (the runtime must not
+# replace it with an error of its own talking to the dead init). Three tries: it is a race.
+for i in 1 2 3; do
+    check "init-error-reaches-user-$i" 126 '' "${P[@]}" "${RUN[@]}" --rm \
+        --mount type=tmpfs,destination=/mnt,notmpcopyup,tmpfs-size=bogus $IMG true
+    expect "init-error-message-$i" "the error names the failed mount: $(tail -1 <<<"$ERR")" \
+        "$(grep -ciE 'mount.*/mnt.*invalid argument' <<<"$ERR")" -ge 1
+done
+
 # 2. A terminal through conmon's console socket.
 check run-tty 5 '/dev/pts/0$' in_tty "${P[@]}" "${RUN[@]}" --rm -t $IMG sh -c 'tty; exit 5'
 
