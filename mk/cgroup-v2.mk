@@ -53,3 +53,10 @@ test-cgroup-v2: rust cgroup-v2-deps
 	echo 'exit $$rc' >> "$$share/run.sh"; \
 	echo "== test-cgroup-v2: running $(CGV2_CORE_TESTS) $(CGV2_CLI_TESTS) in a pure cgroup v2 VM"; \
 	tools/cgv2-vm/run-in-vm.sh --share "$$share" --timeout $(CGV2_TIMEOUT) -- sh run.sh
+
+# The cgroup commands' latency (update, pause, resume, ps of 100 processes) next to runc and
+# crun, as part of `make bench` (scripts/bench-cgroups.sh; it prints before bench.sh's tables).
+.PHONY: bench-cgroups
+bench: bench-cgroups
+bench-cgroups: deps build
+	BALEIA=$(BALEIA) scripts/bench-cgroups.sh
