@@ -94,6 +94,17 @@ expect resume-thawed "the container's cgroup is thawed" "$(frozen || echo y)" = 
 check exec-after-resume 0 '^alive$' \
     "${CTR[@]}" task exec --fifo-dir "$WORK/fifo" --exec-id e5 c-bg echo alive
 
+# SIGKILL to a paused task's init (no --all): on cgroup v1 a frozen process dies only once
+# thawed, so the runtime thaws the cgroup for SIGKILL (runc does).
+note_ctr_id "$NS" c-pk
+check paused-kill-setup 0 '' "${CTR[@]}" run -d "${RUNOPTS[@]}" $IMG c-pk sleep 100000
+check paused-kill-pause 0 '' "${CTR[@]}" task pause c-pk
+check paused-kill 0 '' "${CTR[@]}" task kill -s KILL c-pk
+wait_for 10 sh -c "[ \"\$(${CTR[*]} task ls | awk '\$1==\"c-pk\"{print \$3}')\" = STOPPED ]"
+expect paused-kill-stopped "task c-pk is STOPPED after SIGKILL" "$(task_status c-pk)" = STOPPED
+"${CTR[@]}" task rm -f c-pk >/dev/null 2>&1
+"${CTR[@]}" container rm c-pk >/dev/null 2>&1
+
 # SIGTERM reaches the init: a shell that traps it exits with the status it chose.
 note_ctr_id "$NS" c-term
 "${CTR[@]}" run --rm "${RUNOPTS[@]}" $IMG c-term \
