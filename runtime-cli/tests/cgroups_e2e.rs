@@ -460,3 +460,38 @@ fn stats_move_when_the_container_works() {
         .assert_ok("delete --force");
     env.assert_no_trace(&id);
 }
+
+#[test]
+fn delete_of_a_stopped_container_without_pid_namespace_kills_what_is_left() {
+    let Some(mut env) = setup("nopidns") else {
+        return;
+    };
+    // Without its own pid namespace the init's death kills nobody: its child lives on in the
+    // cgroup, and runc's delete kills it through the cgroup before removing the cgroup.
+    let ns = env.config["linux"]["namespaces"]
+        .as_array()
+        .expect("namespaces is a list")
+        .iter()
+        .filter(|n| n["type"] != "pid")
+        .cloned()
+        .collect::<Vec<_>>();
+    env.config["linux"]["namespaces"] = json!(ns);
+    env.sh("sleep 1000 & echo $! > /tmp/child");
+    let id = env.id.clone();
+    let init = start(&env, &id);
+    let child = container_file(&env, "/tmp/child");
+    wait_gone(init);
+    env.wait_status(&id, "stopped");
+    let procs = cgroup_procs(&id);
+    assert_eq!(
+        procs.len(),
+        1,
+        "the orphan should be alone in the cgroup: {procs:?}"
+    );
+    // The container printed the child's pid as it sees it, which is the host's here.
+    assert_eq!(procs[0].to_string(), child);
+    env.exec(&["delete", &id])
+        .assert_ok("delete of the stopped container");
+    wait_gone(procs[0]);
+    env.assert_no_trace(&id);
+}
