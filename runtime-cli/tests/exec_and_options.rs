@@ -324,3 +324,12 @@ fn preserve_fds_never_hands_the_runtimes_own_files_to_the_container() {
     o.assert_ok("run --preserve-fds 1 without an fd 3");
     assert_eq!(o.stdout.trim(), "/dev/null", "{o}");
 }
+
+#[test]
+fn a_non_root_process_can_reopen_its_stdio() {
+    let Some(mut env) = setup("stdio") else { return };
+    env.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    env.sh("echo reopened >> /proc/self/fd/1 && echo via-dev-stdout >> /dev/stdout");
+    let out = env.run_ok();
+    assert_eq!(out, "reopened\nvia-dev-stdout\n");
+}

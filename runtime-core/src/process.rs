@@ -488,6 +488,7 @@ impl Finish<'_> {
             // capabilities are dropped.
             prog.install()?;
         }
+        fix_stdio_ownership(self.process.user().uid())?;
         capabilities::switch_user(self.process, self.caps)?;
         let cwd = self.process.cwd();
         nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd {}", cwd.display()))?;
@@ -533,6 +534,35 @@ impl Finish<'_> {
         };
         Err(Error::sys(format!("exec {exe:?}"), e))
     }
+}
+
+/// Give the container's user its stdio (pipes from the engine are root's), so that a non-root
+/// process can reopen /dev/stdout or /proc/self/fd/1, as under runc. Only the owner changes,
+/// /dev/null is left alone, and a refusal (read-only /dev, unmapped ids) is not an error.
+fn fix_stdio_ownership(uid: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let null = std::fs::metadata("/dev/null").map(|m| m.rdev()).ok();
+    for fd in 0..3 {
+        // SAFETY: fds 0-2 are ours; the borrow does not outlive this iteration.
+        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let st = match nix::sys::stat::fstat(bfd) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::EBADF) => continue,
+            Err(e) => return Err(Error::sys(format!("fstat stdio fd {fd}"), e)),
+        };
+        let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+        if st.st_uid == uid || (is_char && Some(st.st_rdev) == null) {
+            continue;
+        }
+        match nix::unistd::fchown(bfd, Some(nix::unistd::Uid::from_raw(uid)), None) {
+            Ok(())
+            | Err(
+                nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
+            ) => {}
+            Err(e) => return Err(Error::sys(format!("chown stdio fd {fd} to {uid}"), e)),
+        }
+    }
+    Ok(())
 }
 
 /// Find the executable as execvp would, in the container's PATH; the error texts are runc's,
