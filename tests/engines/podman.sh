@@ -64,6 +64,10 @@ check run-user-reopens-stdio 0 '^to-stdout$' \
 expect run-user-reopens-stderr "stderr got to-stderr" "$(grep -c '^to-stderr$' <<<"$ERR")" = 1
 check run-tty-user-reopens-stdout 0 'to-stdout' \
     in_tty "${P[@]}" "${RUN[@]}" --rm -t --user 1000:1000 $IMG sh -c 'echo to-stdout > /dev/stdout'
+# The process gets exactly the spec's additionalGids: podman writes a passwd and a group entry
+# for a numeric --user 1000 and asks for groups [0]; the runtime must not add /etc/group
+# memberships of its own (runc does not).
+check run-user-groups-from-spec 0 '^0$' "${P[@]}" "${RUN[@]}" --rm --user 1000 $IMG id -G
 # Without -i the engine gives the runtime the host's /dev/null as stdin; the container must
 # get its own /dev/null instead (runc reopens it after pivot_root), or its root could chmod
 # the host's /dev/null through /proc/self/fd/0.
