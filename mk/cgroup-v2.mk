@@ -3,7 +3,8 @@
 #   - runtime-core's cgroup tests (the managers against the kernel's files), and
 #   - runtime-cli's cgroups_e2e tests: real containers through a static `baleia` binary
 #     (clone3 CLONE_INTO_CGROUP, cgroup.kill, cgroup.freeze, the eBPF device program).
-# This machine mounts cgroup v1 (hybrid), so without the VM the v2 code would go untested.
+# Then no cgroup named baleia-test-* may be left. This machine mounts cgroup v1 (hybrid), so
+# without the VM the v2 code would go untested.
 #
 #   make test-cgroup-v2        (also part of `make test`)
 #   make test-cgroup-v2 CGV2_CORE_TESTS= CGV2_CLI_TESTS=cgroups_e2e CGV2_FILTER=pause
@@ -50,6 +51,7 @@ test-cgroup-v2: rust cgroup-v2-deps
 	    [ -x "$$bin" ] || { echo "test-cgroup-v2: no static baleia at $$bin" >&2; exit 1; }; \
 	    cp "$$bin" "$$share/baleia"; \
 	fi; \
+	echo 'left=$$(ls -d /sys/fs/cgroup/baleia-test-* 2>/dev/null); [ -z "$$left" ] || { echo "cgroups left behind: $$left"; rc=1; }' >> "$$share/run.sh"; \
 	echo 'exit $$rc' >> "$$share/run.sh"; \
 	echo "== test-cgroup-v2: running $(CGV2_CORE_TESTS) $(CGV2_CLI_TESTS) in a pure cgroup v2 VM"; \
 	tools/cgv2-vm/run-in-vm.sh --share "$$share" --timeout $(CGV2_TIMEOUT) -- sh run.sh
