@@ -327,9 +327,58 @@ fn preserve_fds_never_hands_the_runtimes_own_files_to_the_container() {
 
 #[test]
 fn a_non_root_process_can_reopen_its_stdio() {
-    let Some(mut env) = setup("stdio") else { return };
+    let Some(mut env) = setup("stdio") else {
+        return;
+    };
     env.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     env.sh("echo reopened >> /proc/self/fd/1 && echo via-dev-stdout >> /dev/stdout");
     let out = env.run_ok();
     assert_eq!(out, "reopened\nvia-dev-stdout\n");
+}
+
+#[test]
+fn sysctls_that_would_change_the_host_are_refused() {
+    let Some(mut env) = setup("sysctl") else {
+        return;
+    };
+    let before = std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap();
+    let other = if before.trim() == "7" { "8" } else { "7" };
+    env.config["linux"]["sysctl"] = json!({"vm.swappiness": other});
+    let id = env.id.clone();
+    let o = env.create();
+    o.assert_fail("create with a non-namespaced sysctl");
+    assert!(o.stderr.contains("vm.swappiness"), "{o}");
+    assert!(!env.state_dir(&id).exists(), "state dir left behind");
+    // A network sysctl without a network namespace of its own would be the host's too.
+    env.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    env.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
+    ]);
+    env.create()
+        .assert_fail("create with net.* and no network namespace");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap(),
+        before
+    );
+    // In its own network namespace the same sysctl is the container's.
+    env.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}
+    ]);
+    env.sh("cat /proc/sys/net/ipv4/ip_forward");
+    assert_eq!(env.run_ok().trim(), "1");
+}
+
+#[test]
+fn an_empty_capabilities_object_drops_every_capability_and_a_missing_cwd_is_created() {
+    let Some(mut env) = setup("nocaps") else {
+        return;
+    };
+    env.config["process"]["capabilities"] = json!({});
+    env.config["process"]["cwd"] = json!("/made/by/runtime");
+    env.sh("pwd; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status | tr -s '\\t' ' '");
+    let out = env.run_ok();
+    assert_eq!(
+        out,
+        "/made/by/runtime\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
+    );
 }

@@ -19,8 +19,11 @@ pub(crate) struct CapPlan {
     ambient: Option<CapsHashSet>,
 }
 
+/// A set the spec leaves out is empty: `"capabilities": {}` drops every capability, as in runc.
 fn convert(set: &Option<oci_spec::runtime::Capabilities>) -> Result<Option<CapsHashSet>> {
-    let Some(set) = set else { return Ok(None) };
+    let Some(set) = set else {
+        return Ok(Some(CapsHashSet::new()));
+    };
     let mut out = CapsHashSet::new();
     for c in set {
         let name = serde_json::to_value(c)

@@ -233,12 +233,13 @@ pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Re
             cgroup_dir.as_ref().map(|fd| fd.as_raw_fd()),
         )
     };
-    if let Some(own) = own_pidns {
-        nix::sched::setns(own, CloneFlags::CLONE_NEWPID)
-            .ctx(|| "return to our own pid namespace".into())?;
-    }
     let pid = match forked {
-        Err(e) => return Err(Error::sys("clone3 the container's init", e)),
+        Err(e) => {
+            if let Some(own) = own_pidns {
+                let _ = nix::sched::setns(own, CloneFlags::CLONE_NEWPID);
+            }
+            return Err(Error::sys("clone3 the container's init", e));
+        }
         Ok(Forked::Child) => {
             drop(parent_sock);
             let init = Init {
@@ -264,7 +265,14 @@ pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Re
         Ok(Forked::Parent(pid)) => pid,
     };
     drop(child_sock);
-    let result = parent_side(l, pid, &parent_sock, cgroup_dir.is_none(), on_hooks);
+    // Only the parent goes back: the child must stay in the joined namespace.
+    let restored = match own_pidns {
+        Some(own) => nix::sched::setns(own, CloneFlags::CLONE_NEWPID)
+            .ctx(|| "return to our own pid namespace".into()),
+        None => Ok(()),
+    };
+    let result =
+        restored.and_then(|()| parent_side(l, pid, &parent_sock, cgroup_dir.is_none(), on_hooks));
     if result.is_err() {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pid), None);

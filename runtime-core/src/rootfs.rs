@@ -278,6 +278,10 @@ pub(crate) fn prepare(plan: &RootfsPlan) -> Result<()> {
     if !dev_bound {
         setup_dev(plan)?;
     }
+    // runc creates a missing cwd (as root, before the root may turn read-only).
+    if let Some(p) = plan.spec.process() {
+        mkdir_all(&secure_join(plan.rootfs, p.cwd())?)?;
+    }
     Ok(())
 }
 

@@ -196,11 +196,67 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             .ok_or_else(|| Error::Spec(format!("invalid rootfsPropagation {p:?}")))?;
     }
     for (key, _) in linux.sysctl().iter().flatten() {
-        if key.contains("..") || key.starts_with('/') {
-            return Err(Error::Spec(format!("invalid sysctl key {key:?}")));
-        }
+        validate_sysctl(key, &seen, linux)?;
     }
     selinux_label_usable(linux.mount_label().as_deref())?;
+    Ok(())
+}
+
+/// A sysctl is only allowed when the container has its own copy of it: runc's rules. Anything
+/// else would change the host.
+fn validate_sysctl(
+    key: &str,
+    namespaces: &[LinuxNamespaceType],
+    linux: &oci_spec::runtime::Linux,
+) -> Result<()> {
+    if key.is_empty() || key.contains("..") || key.starts_with('/') || key.contains('\0') {
+        return Err(Error::Spec(format!("invalid sysctl key {key:?}")));
+    }
+    // The key may be written with slashes too (net/ipv4/ip_forward).
+    let k = key.replace('/', ".");
+    // A namespace joined by path may be the host's own: only a new one, or a joined one that
+    // is not ours, isolates.
+    let own = |t: LinuxNamespaceType, name: &str| {
+        namespaces.contains(&t)
+            && linux
+                .namespaces()
+                .iter()
+                .flatten()
+                .filter(|n| n.typ() == t)
+                .all(|n| match n.path() {
+                    None => true,
+                    Some(p) => {
+                        std::fs::read_link(p).ok()
+                            != std::fs::read_link(format!("/proc/self/ns/{name}")).ok()
+                    }
+                })
+    };
+    const IPC_KEYS: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let (needed, name, ns) = if IPC_KEYS.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+        (LinuxNamespaceType::Ipc, "ipc", "an IPC namespace")
+    } else if k.starts_with("net.") {
+        (LinuxNamespaceType::Network, "net", "a network namespace")
+    } else if k == "kernel.hostname" || k == "kernel.domainname" {
+        (LinuxNamespaceType::Uts, "uts", "a UTS namespace")
+    } else {
+        return Err(Error::Spec(format!(
+            "sysctl {key:?} is not in a separate kernel namespace"
+        )));
+    };
+    if !own(needed, name) {
+        return Err(Error::Spec(format!(
+            "sysctl {key:?} is not allowed: the container does not have {ns} of its own"
+        )));
+    }
     Ok(())
 }
 
