@@ -153,23 +153,6 @@ pub(crate) fn apply_limits(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Supplementary groups of `user_name` in the container's /etc/group.
-fn groups_of(user_name: &str) -> Vec<u32> {
-    let Ok(text) = fs::read_to_string("/etc/group") else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            let members = f.get(3)?;
-            members
-                .split(',')
-                .any(|m| m == user_name)
-                .then(|| f.get(2)?.parse().ok())?
-        })
-        .collect()
-}
-
 /// The container user's passwd entry (name, home), if /etc/passwd has one.
 pub(crate) fn passwd_entry(uid: u32) -> Option<(String, String)> {
     let text = fs::read_to_string("/etc/passwd").ok()?;
@@ -185,17 +168,14 @@ pub(crate) fn switch_user(p: &Process, caps: &CapPlan) -> Result<()> {
     let user = p.user();
     caps.apply_bounding()?;
     nix::sys::prctl::set_keepcaps(true).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())?;
+    // Exactly the spec's additionalGids, as runc: the engine has already resolved the
+    // image's /etc/group (or chose not to, for a numeric --user), so we add nothing.
     let mut groups: Vec<Gid> = Vec::new();
-    if let Some((name, _)) = passwd_entry(user.uid()) {
-        groups.extend(groups_of(&name).into_iter().map(Gid::from_raw));
+    for g in user.additional_gids().iter().flatten() {
+        if !groups.contains(&Gid::from_raw(*g)) {
+            groups.push(Gid::from_raw(*g));
+        }
     }
-    groups.extend(
-        user.additional_gids()
-            .iter()
-            .flatten()
-            .map(|g| Gid::from_raw(*g)),
-    );
-    groups.dedup();
     nix::unistd::setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
     nix::unistd::setresgid(
         Gid::from_raw(user.gid()),

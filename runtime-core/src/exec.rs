@@ -224,6 +224,8 @@ fn helper_main(
 }
 
 fn process_main(console: Option<&OwnedFd>, fin: &Finish) -> Result<Never> {
+    // Same reason as in the init: no fd on the host's /dev/null inside the container.
+    process::reopen_dev_null()?;
     if let Some(c) = console {
         crate::console::setup(c, fin.process.console_size().as_ref(), false)?;
     }

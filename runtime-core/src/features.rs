@@ -16,7 +16,7 @@ pub fn features() -> Value {
         .iter()
         .map(|(n, _, _)| *n)
         .chain(crate::rootfs::PROPAGATION_OPTIONS.iter().copied())
-        .chain(["defaults"])
+        .chain(["defaults", "tmpcopyup"])
         .collect();
     mount_options.sort_unstable();
     let caps: Vec<String> = caps::all()

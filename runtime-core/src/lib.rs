@@ -439,10 +439,18 @@ impl Runtime {
     /// Send `signal` to the container's init, or with `all` to every process of the container.
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let rec = self.record(id)?;
-        if derive_status(&self.store, &rec) == Status::Stopped {
+        let status = derive_status(&self.store, &rec);
+        if status == Status::Stopped {
             return Err(Error::NotRunning(id.into()));
         }
-        self.signal(&rec, signal, all)
+        self.signal(&rec, signal, all)?;
+        // A frozen (cgroup v1) process gets nothing until thawed: a SIGKILL to a paused
+        // container's init thaws the cgroup so that it dies, as runc does (kill_all already
+        // thaws for SIGKILL).
+        if status == Status::Paused && signal == libc::SIGKILL && !all {
+            cgroups::manager(&rec.cgroup_paths).thaw()?;
+        }
+        Ok(())
     }
 
     fn signal(&self, rec: &Record, signal: i32, all: bool) -> Result<()> {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -288,8 +288,11 @@ fn parent_side(
     on_hooks: &dyn Fn(i32) -> Result<()>,
 ) -> Result<()> {
     if join_cgroup {
-        l.cgroup.add_pid(pid)?;
-        send_checked(sock, MSG_GO)?;
+        l.cgroup
+            .add_pid(pid)
+            .map_err(Error::from)
+            .and_then(|()| send_checked(sock, MSG_GO))
+            .map_err(|e| init_error_or(sock, e))?;
     }
     loop {
         let (kind, text) = recv(sock).ctx(|| format!("read from the init (pid {pid})"))?;
@@ -297,7 +300,7 @@ fn parent_side(
             Some(MSG_READY) => return Ok(()),
             Some(MSG_HOOKS) => {
                 on_hooks(pid)?;
-                send_checked(sock, MSG_GO)?;
+                send_checked(sock, MSG_GO).map_err(|e| init_error_or(sock, e))?;
             }
             Some(MSG_ERROR) => return Err(Error::Init(text)),
             Some(other) => {
@@ -312,6 +315,24 @@ fn parent_side(
             }
         }
     }
+}
+
+/// When talking to the init failed, the init has usually failed first: its error message is
+/// then already queued on the socket, and is what the caller must see (not our EPIPE/ESRCH).
+/// Never blocks: an init that is alive and silent leaves `ours` as the error.
+fn init_error_or(sock: &OwnedFd, ours: Error) -> Error {
+    let mut buf = vec![0u8; 16 * 1024];
+    for _ in 0..2 {
+        match nix::sys::socket::recv(sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(n) if n > 0 && buf[0] == MSG_ERROR => {
+                return Error::Init(String::from_utf8_lossy(&buf[1..n]).into_owned())
+            }
+            // Reported once ahead of the queued messages (see recv): try again.
+            Err(nix::errno::Errno::ECONNRESET) => continue,
+            _ => break,
+        }
+    }
+    ours
 }
 
 pub(crate) fn send(sock: &OwnedFd, kind: u8, text: &str) {
@@ -330,9 +351,16 @@ pub(crate) fn send_checked(sock: &OwnedFd, kind: u8) -> Result<()> {
 /// One message: kind and text, or `None` at end of stream.
 pub(crate) fn recv(sock: &OwnedFd) -> nix::Result<(Option<u8>, String)> {
     let mut buf = vec![0u8; 16 * 1024];
+    let mut reset_seen = false;
     let n = loop {
         match nix::unistd::read(sock, &mut buf) {
             Err(nix::errno::Errno::EINTR) => continue,
+            // A peer that exited with one of our messages unread makes the next read fail
+            // once with ECONNRESET, ahead of the messages it sent before: read again.
+            Err(nix::errno::Errno::ECONNRESET) if !reset_seen => {
+                reset_seen = true;
+                continue;
+            }
             r => break r?,
         }
     };
@@ -437,6 +465,7 @@ impl Init<'_> {
             crate::hooks::run("createContainer", hooks.create_container().as_ref(), &state)?;
         }
         rootfs::enter(&plan)?;
+        reopen_dev_null()?;
         rootfs::finish(spec)?;
         if let Some(sock) = self.launch.console {
             crate::console::setup(sock, self.process.console_size().as_ref(), true)?;
@@ -548,26 +577,67 @@ impl Finish<'_> {
 /// process can reopen /dev/stdout or /proc/self/fd/1, as under runc. Only the owner changes,
 /// /dev/null is left alone, and a refusal (read-only /dev, unmapped ids) is not an error.
 fn fix_stdio_ownership(uid: u32) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let null = std::fs::metadata("/dev/null").map(|m| m.rdev()).ok();
+    let null = dev_null_rdev();
     for fd in 0..3 {
-        // SAFETY: fds 0-2 are ours; the borrow does not outlive this iteration.
-        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let st = match nix::sys::stat::fstat(bfd) {
-            Ok(st) => st,
-            Err(nix::errno::Errno::EBADF) => continue,
-            Err(e) => return Err(Error::sys(format!("fstat stdio fd {fd}"), e)),
-        };
-        let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
-        if st.st_uid == uid || (is_char && Some(st.st_rdev) == null) {
+        let Some(st) = stdio_stat(fd)? else { continue };
+        if st.st_uid == uid || is_char_dev(&st, null) {
             continue;
         }
+        // SAFETY: fd is one of our open standard fds (checked just above).
+        let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         match nix::unistd::fchown(bfd, Some(nix::unistd::Uid::from_raw(uid)), None) {
             Ok(())
             | Err(
                 nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
             ) => {}
             Err(e) => return Err(Error::sys(format!("chown stdio fd {fd} to {uid}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// The device number of `/dev/null` as this process sees it, if there is one.
+fn dev_null_rdev() -> Option<libc::dev_t> {
+    nix::sys::stat::stat("/dev/null")
+        .ok()
+        .filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFCHR)
+        .map(|st| st.st_rdev)
+}
+
+/// fstat of a standard fd; `None` when it is closed.
+fn stdio_stat(fd: i32) -> Result<Option<nix::sys::stat::FileStat>> {
+    // SAFETY: fds 0-2 belong to this process; the borrow ends with the call.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    match nix::sys::stat::fstat(bfd) {
+        Ok(st) => Ok(Some(st)),
+        Err(nix::errno::Errno::EBADF) => Ok(None),
+        Err(e) => Err(Error::sys(format!("fstat stdio fd {fd}"), e)),
+    }
+}
+
+fn is_char_dev(st: &nix::sys::stat::FileStat, rdev: Option<libc::dev_t>) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == rdev
+}
+
+/// After the pivot: stdio fds that are the host's /dev/null (an engine's "no stdin") are
+/// reopened on the container's /dev/null, as runc does. Otherwise the container holds an fd
+/// on a host inode: its root (CAP_FOWNER) could chmod/chown the host's /dev/null through
+/// /proc/self/fd/0.
+pub(crate) fn reopen_dev_null() -> Result<()> {
+    let Some(rdev) = dev_null_rdev() else {
+        return Ok(());
+    };
+    let null = nix::fcntl::open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| "open the container's /dev/null".into())?;
+    for fd in 0..3 {
+        if stdio_stat(fd)?.is_some_and(|st| is_char_dev(&st, Some(rdev))) {
+            // SAFETY: dup3 onto a standard fd that this process owns; flags 0 clears CLOEXEC.
+            if unsafe { libc::dup3(null.as_raw_fd(), fd, 0) } < 0 {
+                return Err(Error::sys(
+                    format!("reopen /dev/null on fd {fd}"),
+                    nix::errno::Errno::last(),
+                ));
+            }
         }
     }
     Ok(())

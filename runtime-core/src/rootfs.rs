@@ -9,7 +9,8 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs;
-use std::os::unix::fs::{symlink, DirBuilderExt, FileTypeExt, MetadataExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{symlink, DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -44,6 +45,8 @@ pub(crate) struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Filesystem-specific options (`size=64k,mode=755`), passed as data.
     pub data: String,
+    /// runc's `tmpcopyup`: a tmpfs starts with the content of the directory it covers.
+    pub copy_up: bool,
 }
 
 /// Options that set (true) or clear (false) a mount flag, as runc names them.
@@ -111,6 +114,7 @@ pub(crate) fn parse_options(options: &[String]) -> Result<MountOptions> {
         flags: MsFlags::empty(),
         propagation: Vec::new(),
         data: String::new(),
+        copy_up: false,
     };
     for opt in options {
         let opt = opt.as_str();
@@ -133,7 +137,7 @@ pub(crate) fn parse_options(options: &[String]) -> Result<MountOptions> {
                 "recursive mount option {opt:?} (mount_setattr)"
             )));
         } else if opt == "tmpcopyup" {
-            return Err(Error::Unsupported("mount option \"tmpcopyup\"".into()));
+            o.copy_up = true;
         } else {
             if !o.data.is_empty() {
                 o.data.push(',');
@@ -345,7 +349,23 @@ fn mount_one(plan: &RootfsPlan, m: &Mount) -> Result<()> {
         let src = m.source().as_deref().map(Path::to_path_buf);
         let src = src.unwrap_or_else(|| PathBuf::from(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        // Once the tmpfs is mounted the covered directory is out of reach of path lookups,
+        // but not of an fd opened on it before.
+        let covered = if opts.copy_up && typ == "tmpfs" {
+            Some(
+                fs::File::open(&dest)
+                    .at("open the directory under the tmpfs (tmpcopyup)", &dest)?,
+            )
+        } else {
+            None
+        };
         let r = mount(Some(&src), &dest, Some(typ), opts.flags, data);
+        if r.is_ok() {
+            if let Some(dir) = &covered {
+                let from = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+                copy_tree(&from, &dest)?;
+            }
+        }
         match r {
             // Without a network namespace of its own the container may not mount sysfs; runc
             // then binds the host's /sys (read-only when asked) instead.
@@ -375,6 +395,45 @@ fn mount_one(plan: &RootfsPlan, m: &Mount) -> Result<()> {
     for p in &opts.propagation {
         mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
             .ctx(|| format!("set propagation {:?} on {}", p, dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Copy the directory tree `from` into the existing directory `to`, keeping modes, owners,
+/// symlinks and device nodes (what runc's tmpcopyup copies).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in fs::read_dir(from).at("read directory", from)? {
+        let entry = entry.at("read directory", from)?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let meta = fs::symlink_metadata(&src).at("stat", &src)?;
+        let ft = meta.file_type();
+        let perm = meta.mode() & 0o7777;
+        if ft.is_dir() {
+            fs::DirBuilder::new()
+                .mode(perm)
+                .create(&dst)
+                .at("mkdir", &dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&src).at("readlink", &src)?;
+            symlink(&target, &dst).at("symlink", &dst)?;
+        } else if ft.is_file() {
+            fs::copy(&src, &dst).at("copy into", &dst)?;
+        } else {
+            mknod(
+                &dst,
+                SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT),
+                Mode::from_bits_truncate(perm),
+                meta.rdev(),
+            )
+            .ctx(|| format!("mknod {}", dst.display()))?;
+        }
+        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid())).at("chown", &dst)?;
+        if !ft.is_symlink() {
+            // After the chown (which clears set-id bits) and without the umask.
+            fs::set_permissions(&dst, fs::Permissions::from_mode(perm)).at("chmod", &dst)?;
+        }
     }
     Ok(())
 }
