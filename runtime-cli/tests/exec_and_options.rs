@@ -382,3 +382,24 @@ fn an_empty_capabilities_object_drops_every_capability_and_a_missing_cwd_is_crea
         "/made/by/runtime\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
     );
 }
+
+#[test]
+fn an_exec_failure_after_start_is_reported_on_the_containers_stderr() {
+    if is_runc() {
+        skip("runc 1.1 loses an execve failure that happens after start");
+        return;
+    }
+    let Some(mut env) = setup("latefail") else {
+        return;
+    };
+    // A dynamically linked program whose interpreter the busybox rootfs lacks: found at
+    // create, but execve itself fails after start.
+    std::fs::copy("/bin/true", env.rootfs.join("dyn-true")).unwrap();
+    env.set_args(&["/dyn-true"]);
+    let o = env.run();
+    o.assert_fail("run of a program that cannot be exec'd");
+    assert!(
+        o.stderr.contains("exec") && o.stderr.contains("/dyn-true"),
+        "the reason must reach stderr: {o}"
+    );
+}

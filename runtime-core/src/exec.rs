@@ -210,7 +210,7 @@ fn helper_main(
             let code = match process_main(console, fin) {
                 Ok(never) => match never {},
                 Err(e) => {
-                    process::send(sock, MSG_ERROR, &e.to_string());
+                    process::report_failure(sock, &e);
                     1
                 }
             };

@@ -256,7 +256,7 @@ pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Re
             let code = match init.run() {
                 Ok(never) => match never {},
                 Err(e) => {
-                    send(&child_sock, MSG_ERROR, &e.to_string());
+                    report_failure(&child_sock, &e);
                     1
                 }
             };
@@ -340,6 +340,26 @@ pub(crate) fn send(sock: &OwnedFd, kind: u8, text: &str) {
     msg.push(kind);
     msg.extend_from_slice(text.as_bytes());
     let _ = nix::unistd::write(sock, &msg);
+}
+
+/// Report a container process's failure: to the runtime while it listens, else (after
+/// `start`, when nobody reads the socket any more) on the process's own stderr, which is
+/// the only place left where the user can see why the container ended.
+pub(crate) fn report_failure(sock: &OwnedFd, e: &Error) {
+    let text = e.to_string();
+    let mut msg = Vec::with_capacity(1 + text.len());
+    msg.push(MSG_ERROR);
+    msg.extend_from_slice(text.as_bytes());
+    // MSG_NOSIGNAL: by now SIGPIPE may be back to its default, which would kill us silently.
+    let sent = nix::sys::socket::send(sock.as_raw_fd(), &msg, MsgFlags::MSG_NOSIGNAL);
+    if sent.is_err() {
+        let line = format!("baleia: {text}\n");
+        // SAFETY: fd 2 is the process's stderr; a failed write has nowhere else to go.
+        let _ = nix::unistd::write(
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(2) },
+            line.as_bytes(),
+        );
+    }
 }
 
 pub(crate) fn send_checked(sock: &OwnedFd, kind: u8) -> Result<()> {
