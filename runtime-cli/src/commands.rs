@@ -85,6 +85,7 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
     Ok(CreateOptions {
+        listen_fds: listen_fds(),
         console_socket: a.console_socket.clone(),
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
@@ -432,4 +433,20 @@ fn exec_process_from_args(rt: &Runtime, a: &ExecArgs) -> Result<oci_spec::runtim
         p.set_capabilities(Some(caps));
     }
     Ok(p)
+}
+
+/// systemd socket activation, as runc honours it: LISTEN_FDS counts our fds from 3 when
+/// LISTEN_PID names this process.
+pub fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

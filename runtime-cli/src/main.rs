@@ -304,8 +304,8 @@ fn main() -> ExitCode {
 /// into the container: fill the gaps with /dev/null before opening anything.
 fn reserve_preserved_fds(cli: &Cli) {
     let n = match &cli.command {
-        Some(Command::Create(a)) => a.preserve_fds,
-        Some(Command::Run { create, .. }) => create.preserve_fds,
+        Some(Command::Create(a)) => a.preserve_fds + commands::listen_fds(),
+        Some(Command::Run { create, .. }) => create.preserve_fds + commands::listen_fds(),
         Some(Command::Exec(a)) => a.preserve_fds,
         _ => 0,
     };

@@ -67,6 +67,10 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Where to send the terminal's master when `process.terminal` is true.
     pub console_socket: Option<PathBuf>,
+    /// systemd socket activation: the caller's fds 3..3+N are listening sockets. They are
+    /// passed before the `preserve_fds` ones, and the container gets `LISTEN_FDS=N` and
+    /// `LISTEN_PID=1` (the CLI sets this from `LISTEN_FDS` when `LISTEN_PID` is its pid).
+    pub listen_fds: u32,
 }
 
 impl CreateOptions {
@@ -201,7 +205,16 @@ impl Runtime {
     /// [`start`]: Runtime::start
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
         state::validate_id(id)?;
-        let bundle = Bundle::load(&opts.bundle)?;
+        let mut bundle = Bundle::load(&opts.bundle)?;
+        if opts.listen_fds > 0 {
+            if let Some(p) = bundle.spec.process_mut() {
+                let mut env = p.env().clone().unwrap_or_default();
+                env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+                env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+                env.push("LISTEN_PID=1".into());
+                p.set_env(Some(env));
+            }
+        }
         if let Some(p) = bundle.spec.process() {
             check_console(p, opts.console_socket.as_deref())?;
         }
@@ -279,7 +292,7 @@ impl Runtime {
             state_dir: &state_dir,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
-            preserve_fds: opts.preserve_fds,
+            preserve_fds: opts.preserve_fds + opts.listen_fds,
             cgroup_paths: paths,
             cgroup,
             seccomp,
