@@ -403,3 +403,38 @@ fn an_exec_failure_after_start_is_reported_on_the_containers_stderr() {
         "the reason must reach stderr: {o}"
     );
 }
+
+#[test]
+fn containers_sharing_a_cgroup_do_not_kill_each_other() {
+    let Some(mut env) = setup("shared") else {
+        return;
+    };
+    let first = sleeping(&mut env);
+    let first_pid = env.state(&first)["pid"].as_i64().expect("pid");
+    // The second container names the first one's cgroup.
+    let second = env.new_id("shared2");
+    let shared = Env::cgroups_path(&first);
+    let write = |env: &Env, args: serde_json::Value| {
+        let mut c = env.config.clone();
+        c["process"]["args"] = args;
+        c["linux"]["cgroupsPath"] = json!(shared);
+        std::fs::write(
+            env.bundle.join("config.json"),
+            serde_json::to_vec(&c).unwrap(),
+        )
+        .unwrap();
+    };
+    let b = env.bundle.to_str().unwrap().to_string();
+    write(&env, json!(["/nonexistent"]));
+    env.exec(&["create", "--bundle", &b, &second])
+        .assert_fail("create with a missing executable");
+    write(&env, json!(["sleep", "1000"]));
+    env.exec(&["create", "--bundle", &b, &second])
+        .assert_ok("create");
+    env.exec(&["start", &second]).assert_ok("start");
+    env.exec(&["delete", "--force", &second])
+        .assert_ok("delete --force");
+    let s = env.state(&first);
+    assert_eq!(s["status"], "running", "the first container died: {s}");
+    assert_eq!(s["pid"].as_i64(), Some(first_pid));
+}

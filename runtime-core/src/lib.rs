@@ -256,7 +256,8 @@ impl Runtime {
             seccomp.as_ref(),
         );
         if made.is_err() {
-            let _ = cgroup.kill_all(libc::SIGKILL);
+            // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
+            // not exclusive); our own init is already dead. rmdir refuses a populated cgroup.
             let _ = cgroup.destroy();
             let _ = self.store.remove(id);
         }
@@ -309,6 +310,27 @@ impl Runtime {
             )
         };
         let pid = process::spawn_init(&launch, &run_hooks)?;
+        self.record_created(id, opts, bundle, paths, created, pid)
+            .inspect_err(|_| {
+                // The init is our child and still blocked on the fifo: end it and reap it.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            })
+    }
+
+    /// Save the state of a freshly spawned init and write the pid file.
+    fn record_created(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        bundle: &Bundle,
+        paths: &CgroupPaths,
+        created: String,
+        pid: i32,
+    ) -> Result<i32> {
         let start_time = state::proc_stat(pid)
             .map(|s| s.start_time)
             .ok_or_else(|| Error::Other(format!("the container's init (pid {pid}) vanished")))?;
@@ -545,10 +567,19 @@ impl Runtime {
     fn kill_and_wait(&self, rec: &Record) -> Result<()> {
         let cgroup = cgroups::manager(&rec.cgroup_paths);
         let pidfd = sys::pidfd_open(rec.pid).ok();
-        let _ = cgroup.kill_all(libc::SIGKILL);
+        // With its own pid namespace the container dies with its init; only a container in
+        // the host's pid namespace needs the whole cgroup killed (which, when the cgroup is
+        // shared, would hit other containers too: runc draws the same line).
+        if rec.host_pid_ns {
+            let _ = cgroup.kill_all(libc::SIGKILL);
+        }
         if let Some(fd) = &pidfd {
             if state::is_alive(rec.pid, rec.start_time) {
                 let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
+            }
+            // A frozen init only dies once thawed.
+            if cgroup.is_frozen().unwrap_or(false) {
+                let _ = cgroup.thaw();
             }
             // A pidfd turns readable when the process has exited (reaped or not).
             let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
