@@ -178,12 +178,7 @@ fn parent_side(
         ))
     })?;
     if let Some(pf) = &opts.pid_file {
-        let cwd = std::env::current_dir().map_err(|e| Error::io("getcwd", e))?;
-        crate::state::write_atomic(
-            &crate::error::absolute(&cwd, pf),
-            pid.to_string().as_bytes(),
-            0o644,
-        )?;
+        crate::write_pid_file(pf, pid)?;
     }
     Ok(pid)
 }

@@ -147,30 +147,33 @@ pub(crate) fn hook_state(
     id: &str,
     status: &str,
     pid: i32,
-    bundle: &Bundle,
-    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
 ) -> Vec<u8> {
     let v = serde_json::json!({
         "ociVersion": spec::OCI_VERSION,
         "id": id,
         "status": status,
         "pid": pid,
-        "bundle": bundle.dir,
-        "annotations": spec.annotations().clone().unwrap_or_default(),
+        "bundle": bundle,
+        "annotations": annotations,
     });
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
 fn record_hook_state(rec: &Record, status: &str, pid: i32) -> Vec<u8> {
-    let v = serde_json::json!({
-        "ociVersion": spec::OCI_VERSION,
-        "id": rec.id,
-        "status": status,
-        "pid": pid,
-        "bundle": rec.bundle,
-        "annotations": rec.annotations,
-    });
-    serde_json::to_vec(&v).unwrap_or_default()
+    hook_state(&rec.id, status, pid, &rec.bundle, &rec.annotations)
+}
+
+/// Write a pid file as engines want it: the decimal host pid, no newline, atomically (a
+/// relative path is relative to our cwd, as in runc).
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("getcwd", e))?;
+    state::write_atomic(
+        &error::absolute(&cwd, path),
+        pid.to_string().as_bytes(),
+        0o644,
+    )
 }
 
 /// The spec's resources with runc's always-allowed devices appended to its device rules, so
@@ -257,8 +260,8 @@ impl Runtime {
         );
         if made.is_err() {
             // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
-            // not exclusive); our own init is already dead. rmdir refuses a populated cgroup.
-            let _ = cgroup.destroy();
+            // not exclusive); our own init is already dead.
+            let _ = remove_cgroup_unless_shared(cgroup.as_ref());
             let _ = self.store.remove(id);
         }
         drop(lock);
@@ -299,8 +302,9 @@ impl Runtime {
             seccomp,
         };
         let hooks = bundle.spec.hooks().as_ref();
+        let annotations = bundle.spec.annotations().clone().unwrap_or_default();
         let run_hooks = |pid: i32| -> Result<()> {
-            let st = hook_state(id, "creating", pid, bundle, &bundle.spec);
+            let st = hook_state(id, "creating", pid, &bundle.dir, &annotations);
             #[allow(deprecated)]
             hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st)?;
             hooks::run(
@@ -354,12 +358,7 @@ impl Runtime {
         };
         self.store.save(&rec)?;
         if let Some(pf) = &opts.pid_file {
-            let cwd = std::env::current_dir().map_err(|e| Error::io("getcwd", e))?;
-            state::write_atomic(
-                &error::absolute(&cwd, pf),
-                pid.to_string().as_bytes(),
-                0o644,
-            )?;
+            write_pid_file(pf, pid)?;
         }
         Ok(pid)
     }
@@ -555,7 +554,7 @@ impl Runtime {
         if rec.host_pid_ns {
             let _ = cgroup.kill_all(libc::SIGKILL);
         }
-        cgroup.destroy()?;
+        remove_cgroup_unless_shared(cgroup.as_ref())?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
             // The spec: a failing poststop hook is logged, and deletion goes on.
             let _ = hooks::run("poststop", Some(h), &record_hook_state(&rec, "stopped", 0));
@@ -701,6 +700,17 @@ impl Runtime {
         }
         Ok(pid)
     }
+}
+
+/// Remove the container's cgroup once its processes are gone. Processes still in it belong to
+/// another container sharing the cgroupsPath (ours were killed, and for a container in the
+/// host's pid namespace the whole cgroup was): the cgroup is theirs too and stays, as runc
+/// leaves it.
+fn remove_cgroup_unless_shared(cgroup: &dyn CgroupManager) -> Result<()> {
+    if cgroup.pids().map(|p| p.is_empty()).unwrap_or(true) {
+        cgroup.destroy()?;
+    }
+    Ok(())
 }
 
 fn owner_name(dir: &Path) -> String {

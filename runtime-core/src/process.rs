@@ -459,6 +459,7 @@ impl Init<'_> {
             no_pivot: self.launch.no_pivot,
             cgroup_paths: self.launch.cgroup_paths,
         };
+        let annotations = spec.annotations().clone().unwrap_or_default();
         rootfs::prepare(&plan)?;
         // Moving a process between cgroup v1 hierarchies costs the parent an RCU grace period
         // (milliseconds); it runs while we mount, and we only wait for it here, before
@@ -479,8 +480,8 @@ impl Init<'_> {
                 self.launch.id,
                 "created",
                 host_pid,
-                self.launch.bundle,
-                spec,
+                &self.launch.bundle.dir,
+                &annotations,
             );
             crate::hooks::run("createContainer", hooks.create_container().as_ref(), &state)?;
         }
@@ -513,8 +514,8 @@ impl Init<'_> {
                 self.launch.id,
                 "running",
                 host_pid,
-                self.launch.bundle,
-                spec,
+                &self.launch.bundle.dir,
+                &annotations,
             );
             crate::hooks::run("startContainer", hooks.start_container().as_ref(), &state)?;
         }
