@@ -227,12 +227,19 @@ fn pause_stops_the_container_and_resume_restarts_it() {
     start(&env, &id);
     let tick = |env: &Env| -> u64 {
         let mut n = None;
-        wait_until("a readable tick", || {
+        let start = Instant::now();
+        while n.is_none() {
             n = fs::read_to_string(env.rootfs.join("tmp/tick"))
                 .ok()
                 .and_then(|t| t.trim().parse().ok());
-            n.is_some()
-        });
+            if n.is_none() && start.elapsed() > DEADLINE {
+                // Say what the container was doing, not just that it did not tick.
+                let st = env.exec(&["state", &id]);
+                let ps = env.exec(&["ps", &id]);
+                panic!("timed out waiting for a readable tick: state {st}, ps {ps}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         n.unwrap_or(0)
     };
     let first = tick(&env);
