@@ -261,7 +261,7 @@ impl Runtime {
         if made.is_err() {
             // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
             // not exclusive); our own init is already dead.
-            let _ = remove_cgroup_unless_shared(cgroup.as_ref());
+            let _ = remove_cgroup_unless_shared(cgroup.as_ref(), false);
             let _ = self.store.remove(id);
         }
         drop(lock);
@@ -554,9 +554,10 @@ impl Runtime {
         if rec.host_pid_ns {
             let _ = cgroup.kill_all(libc::SIGKILL);
         }
-        remove_cgroup_unless_shared(cgroup.as_ref())?;
+        remove_cgroup_unless_shared(cgroup.as_ref(), rec.host_pid_ns)?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
-            // The spec: a failing poststop hook is logged, and deletion goes on.
+            // The spec: a failing poststop hook must not stop the deletion (runc only logs it;
+            // the library has no log, so the failure is dropped here).
             let _ = hooks::run("poststop", Some(h), &record_hook_state(&rec, "stopped", 0));
         }
         drop(lock);
@@ -706,8 +707,10 @@ impl Runtime {
 /// another container sharing the cgroupsPath (ours were killed, and for a container in the
 /// host's pid namespace the whole cgroup was): the cgroup is theirs too and stays, as runc
 /// leaves it.
-fn remove_cgroup_unless_shared(cgroup: &dyn CgroupManager) -> Result<()> {
-    if cgroup.pids().map(|p| p.is_empty()).unwrap_or(true) {
+/// With `killed_all`, everything in it was just killed: processes still listed are dying, and
+/// destroy waits for them.
+fn remove_cgroup_unless_shared(cgroup: &dyn CgroupManager, killed_all: bool) -> Result<()> {
+    if killed_all || cgroup.pids().map(|p| p.is_empty()).unwrap_or(true) {
         cgroup.destroy()?;
     }
     Ok(())
