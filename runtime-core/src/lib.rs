@@ -703,12 +703,10 @@ impl Runtime {
     }
 }
 
-/// Remove the container's cgroup once its processes are gone. Processes still in it belong to
-/// another container sharing the cgroupsPath (ours were killed, and for a container in the
-/// host's pid namespace the whole cgroup was): the cgroup is theirs too and stays, as runc
-/// leaves it.
-/// With `killed_all`, everything in it was just killed: processes still listed are dying, and
-/// destroy waits for them.
+/// Remove the container's cgroup. With `killed_all`, everything in it was just killed and
+/// destroy waits for the dying processes. Otherwise ours are gone, and any process left
+/// belongs to another container sharing the cgroupsPath: the cgroup is theirs too and stays,
+/// as runc leaves it.
 fn remove_cgroup_unless_shared(cgroup: &dyn CgroupManager, killed_all: bool) -> Result<()> {
     if killed_all || cgroup.pids().map(|p| p.is_empty()).unwrap_or(true) {
         cgroup.destroy()?;
