@@ -65,7 +65,7 @@ pub struct Record {
     pub id: String,
     /// Host pid of the init.
     pub pid: i32,
-    /// The init's start time in clock ticks since boot (field 22 of /proc/<pid>/stat): with the
+    /// The init's start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`): with the
     /// pid, it identifies the process even after the pid is reused.
     pub start_time: u64,
     /// Absolute bundle path.
@@ -277,14 +277,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     })
 }
 
-/// What /proc/<pid>/stat says about a process: its state letter and start time.
+/// What `/proc/<pid>/stat` says about a process: its state letter and start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProcStat {
     pub state: u8,
     pub start_time: u64,
 }
 
-/// Read /proc/<pid>/stat; `None` when the process does not exist.
+/// Read `/proc/<pid>/stat`; `None` when the process does not exist.
 pub(crate) fn proc_stat(pid: i32) -> Option<ProcStat> {
     let text = fs::read(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.

@@ -193,7 +193,7 @@ pub struct NetworkInterface {
     pub tx_dropped: u64,
 }
 
-/// The interfaces of `pid`'s network namespace from /proc/<pid>/net/dev, loopback excluded
+/// The interfaces of `pid`'s network namespace from `/proc/<pid>/net/dev`, loopback excluded
 /// (runc reports the container's veths, not lo).
 ///
 /// ```no_run
