@@ -69,6 +69,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        // Kernel files and container files change without an event we could wait on.
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -238,6 +239,7 @@ fn pause_stops_the_container_and_resume_restarts_it() {
                 let ps = env.exec(&["ps", &id]);
                 panic!("timed out waiting for a readable tick: state {st}, ps {ps}");
             }
+            // The container reports by rewriting a file: bounded polling.
             std::thread::sleep(Duration::from_millis(10));
         }
         n.unwrap_or(0)

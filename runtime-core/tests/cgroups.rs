@@ -550,6 +550,7 @@ fn freeze_thaw_pids_and_kill_all() {
         assert!(libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGTERM);
     }
     let c = cg.spawn(Child::Pause);
+    // The child joins the cgroup asynchronously: poll (bounded) until it is in.
     for _ in 0..2000 {
         if cg.m.pids().unwrap().contains(&c) {
             break;
@@ -627,6 +628,7 @@ fn device_rules_deny_a_device() {
 fn sigkill_reaches_a_frozen_cgroup() {
     let mut cg = Cg::new();
     let p = cg.spawn(Child::Pause);
+    // The child joins the cgroup asynchronously: poll (bounded) until it is in.
     for _ in 0..2000 {
         if cg.m.pids().unwrap().contains(&p) {
             break;

@@ -433,6 +433,7 @@ impl Env {
                 start.elapsed() < DEADLINE,
                 "{id} never became {status}: {s}"
             );
+            // `state` has no event to wait on: bounded polling is the runtime's own interface.
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -486,6 +487,7 @@ impl Env {
                 start.elapsed() < Duration::from_secs(5),
                 "processes left behind for {id}: {p:?}"
             );
+            // Processes we killed take a moment to exit; several pids, so poll (bounded).
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -497,6 +499,7 @@ impl Env {
         let start = Instant::now();
         while !p.exists() {
             assert!(start.elapsed() < DEADLINE, "{} never appeared", p.display());
+            // The container's only way to say "I got here" is a file: bounded polling.
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -521,6 +524,7 @@ impl Drop for Env {
                     if fs::remove_dir(&d).is_ok() || !d.exists() {
                         break;
                     }
+                    // rmdir is EBUSY until the killed processes have left: bounded retry.
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
@@ -562,28 +566,23 @@ impl Running {
                 "{} never printed {needle:?}",
                 self.what
             );
+            // Output arrives in a file the container writes: bounded polling.
             std::thread::sleep(Duration::from_millis(10));
         }
     }
 
     /// Waits (bounded) for the command to exit; a hung runtime is killed and the test fails.
     pub fn wait(mut self) -> Out {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            if start.elapsed() > DEADLINE {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "{} hung for {DEADLINE:?}; stdout: {}",
-                    self.what,
-                    self.stdout_now()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        if !wait_exit(self.pid(), DEADLINE) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!(
+                "{} hung for {DEADLINE:?}; stdout: {}",
+                self.what,
+                self.stdout_now()
+            );
+        }
+        let status = self.child.wait().unwrap();
         Out {
             status,
             stdout: fs::read_to_string(&self.stdout).unwrap_or_default(),
@@ -665,13 +664,35 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-/// Bounded polling until `pid` is gone.
-pub fn wait_gone(pid: i32) {
-    let start = Instant::now();
-    while alive(pid) {
-        assert!(start.elapsed() < DEADLINE, "pid {pid} is still alive");
-        std::thread::sleep(Duration::from_millis(10));
+/// Wait (at most `limit`) for `pid` to exit, on a pidfd: it turns readable when the process
+/// has exited, reaped or not, so no polling loop is needed. False on timeout.
+pub fn wait_exit(pid: i32, limit: Duration) -> bool {
+    // SAFETY: plain syscalls on integers; the fd is closed below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        return true; // ESRCH: already gone (and reaped).
     }
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = limit.as_millis().min(i32::MAX as u128) as i32;
+    let n = loop {
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break n;
+        }
+    };
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    n > 0
+}
+
+/// Wait until `pid` is gone (exited, zombie or reaped).
+pub fn wait_gone(pid: i32) {
+    assert!(wait_exit(pid, DEADLINE), "pid {pid} is still alive");
 }
 
 /// The mount table line for `target` as the container printed it (from /proc/self/mounts).
