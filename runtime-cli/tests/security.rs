@@ -1,0 +1,168 @@
+//! Attacks a container (or a crash) can mount against the host, each reproduced against the
+//! runtime under test, and each of which must fail:
+//!
+//! - a process user of uid/gid 4294967295, which setresuid reads as "unchanged" (root);
+//! - environment entries without '=';
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::fs;
+
+/// `create` with `config` changed by `edit` must fail with `want` in its error and leave
+/// nothing behind.
+fn create_refused(env: &Env, tag: &str, edit: impl Fn(&mut serde_json::Value), want: &[&str]) {
+    let id = env.new_id(tag);
+    let mut cfg = env.config.clone();
+    edit(&mut cfg);
+    cfg["linux"]["cgroupsPath"] = json!(Env::cgroups_path(&id));
+    fs::write(
+        env.bundle.join("config.json"),
+        serde_json::to_vec(&cfg).unwrap(),
+    )
+    .unwrap();
+    let b = env.bundle.to_str().unwrap();
+    let o = env.spawn_for(&id, &["create", "--bundle", b, &id]).wait();
+    o.assert_fail(tag);
+    for w in want {
+        assert!(o.stderr.contains(w), "{tag}: want {w:?} in the error: {o}");
+    }
+    assert!(
+        !env.rootfs.join("ran").exists(),
+        "{tag}: the container's process ran"
+    );
+    env.assert_no_trace(&id);
+}
+
+#[test]
+fn uid_gid_minus_one_is_refused() {
+    let Some(mut env) = setup("uidneg") else {
+        return;
+    };
+    env.sh("touch /ran");
+    let range = "uids and gids must be in range 0-2147483647";
+    let cases: [(&str, &str, serde_json::Value, &str); 4] = [
+        (
+            "uid",
+            "uid",
+            json!(4294967295u32),
+            "process.user.uid 4294967295",
+        ),
+        (
+            "gid",
+            "gid",
+            json!(4294967295u32),
+            "process.user.gid 4294967295",
+        ),
+        (
+            "agid",
+            "additionalGids",
+            json!([5, 4294967295u32]),
+            "process.user.additionalGids[1] 4294967295",
+        ),
+        (
+            "uid31",
+            "uid",
+            json!(2147483648u32),
+            "process.user.uid 2147483648",
+        ),
+    ];
+    for (tag, field, value, named) in cases {
+        let mut want = vec![range];
+        if !is_runc() {
+            want.push(named);
+        }
+        create_refused(
+            &env,
+            tag,
+            |c| c["process"]["user"][field] = value.clone(),
+            &want,
+        );
+    }
+    // The largest valid id is accepted, and the process really runs as it.
+    env.config["process"]["user"]["uid"] = json!(2147483647u32);
+    env.config["process"]["user"]["gid"] = json!(2147483647u32);
+    env.set_args(&["/bin/busybox", "id"]);
+    let out = env.run_ok();
+    assert!(
+        out.contains("uid=2147483647") && out.contains("gid=2147483647"),
+        "{out}"
+    );
+}
+
+#[test]
+fn exec_as_uid_minus_one_is_refused() {
+    let Some(mut env) = setup("execuid") else {
+        return;
+    };
+    env.set_args(&["sleep", "1000"]);
+    let id = env.id.clone();
+    env.create().assert_ok("create");
+    let range = "uids and gids must be in range 0-2147483647";
+    let mut process = env.config["process"].clone();
+    process["args"] = json!(["touch", "/ran"]);
+    process["user"]["uid"] = json!(4294967295u32);
+    let pj = env.dir.join("process.json");
+    fs::write(&pj, serde_json::to_vec(&process).unwrap()).unwrap();
+    let o = env.exec(&["exec", "--process", pj.to_str().unwrap(), &id]);
+    o.assert_fail("exec --process with uid 4294967295");
+    assert!(o.stderr.contains(range), "{o}");
+    if !is_runc() {
+        assert!(o.stderr.contains("process.user.uid 4294967295"), "{o}");
+    }
+    for user in ["4294967295", "0:4294967295"] {
+        let o = env.exec(&["exec", "--user", user, &id, "touch", "/ran"]);
+        o.assert_fail(&format!("exec --user {user}"));
+        assert!(o.stderr.contains(range), "{o}");
+    }
+    let o = env.exec(&[
+        "exec",
+        "--additional-gids",
+        "4294967295",
+        &id,
+        "touch",
+        "/ran",
+    ]);
+    o.assert_fail("exec --additional-gids 4294967295");
+    assert!(o.stderr.contains(range), "{o}");
+    assert!(!env.rootfs.join("ran").exists(), "an exec'd process ran");
+}
+
+#[test]
+fn env_entry_without_equals_is_refused() {
+    let Some(mut env) = setup("envnoeq") else {
+        return;
+    };
+    env.sh("touch /ran");
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    // runc's log line escapes the quotes: check the words and the entry apart.
+    let mut want = vec!["invalid environment variable: ", "FOO"];
+    if !is_runc() {
+        want.push("process.env[1]: invalid environment variable: \"FOO\"");
+    }
+    create_refused(
+        &env,
+        "noeq",
+        |c| c["process"]["env"] = json!([path, "FOO"]),
+        &want,
+    );
+    let mut want = vec!["environment variable name can't be empty: ", "=x"];
+    if !is_runc() {
+        want.push("process.env[1]: environment variable name can't be empty: \"=x\"");
+    }
+    create_refused(
+        &env,
+        "noname",
+        |c| c["process"]["env"] = json!([path, "=x"]),
+        &want,
+    );
+    // exec: the same rule for its --env.
+    env.set_args(&["sleep", "1000"]);
+    let id = env.id.clone();
+    env.create().assert_ok("create");
+    let o = env.exec(&["exec", "--env", "FOO", &id, "touch", "/ran"]);
+    o.assert_fail("exec --env FOO");
+    assert!(o.stderr.contains("invalid environment variable"), "{o}");
+    assert!(!env.rootfs.join("ran").exists(), "the exec'd process ran");
+}
