@@ -3,12 +3,21 @@
 //!
 //! - a process user of uid/gid 4294967295, which setresuid reads as "unchanged" (root);
 //! - environment entries without '=';
+//! - a lock that is not released makes commands fail in bounded time, naming the pid that
+//!   holds it.
 
 mod common;
 
 use common::*;
 use serde_json::json;
 use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the attacker in the container may take to report a step.
+const STEP: Duration = Duration::from_secs(30);
 
 /// `create` with `config` changed by `edit` must fail with `want` in its error and leave
 /// nothing behind.
@@ -165,4 +174,68 @@ fn env_entry_without_equals_is_refused() {
     o.assert_fail("exec --env FOO");
     assert!(o.stderr.contains("invalid environment variable"), "{o}");
     assert!(!env.rootfs.join("ran").exists(), "the exec'd process ran");
+}
+
+/// Waits (bounded) until someone else holds the flock of `dir`.
+fn wait_locked(dir: &Path) {
+    let f = fs::File::open(dir).unwrap();
+    let start = Instant::now();
+    // SAFETY: flock on our own fd; LOCK_NB never blocks.
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        // SAFETY: as above.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        assert!(start.elapsed() < STEP, "flock(1) never took the lock");
+        // flock(1) gives no sign when it has the lock: bounded polling.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn held_lock_fails_in_bounded_time_naming_its_holder() {
+    let Some(mut env) = setup("lock") else {
+        return;
+    };
+    if is_runc() {
+        skip("runc takes no lock on a container's state directory");
+        return;
+    }
+    env.set_args(&["sleep", "1000"]);
+    let id = env.id.clone();
+    env.create().assert_ok("create");
+    let dir = env.state_dir(&id);
+    // flock -o: the flock process itself holds the lock, its child (cat, which ends with its
+    // stdin) does not.
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(&dir)
+        .arg("cat")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_locked(&dir);
+    for cmd in ["start", "delete"] {
+        let mut args = vec![cmd];
+        if cmd == "delete" {
+            args.push("--force");
+        }
+        args.push(&id);
+        let o = env.exec(&args);
+        o.assert_fail(&format!("{cmd} while another process holds the lock"));
+        let want = format!("held by pid {} (flock -o", holder.id());
+        assert!(o.stderr.contains(&want), "{cmd}: want {want:?}: {o}");
+    }
+    drop(holder.stdin.take());
+    assert!(wait_exit(holder.id() as i32, DEADLINE), "flock did not end");
+    let _ = holder.wait();
+    // A lock released in time is waited for, not refused.
+    let mut brief = Command::new("flock")
+        .arg(&dir)
+        .args(["sleep", "1"])
+        .spawn()
+        .unwrap();
+    wait_locked(&dir);
+    env.exec(&["start", &id])
+        .assert_ok("start once the lock is released");
+    let _ = brief.wait();
+    assert_eq!(env.status(&id), "running");
 }
