@@ -3,6 +3,8 @@
 //!
 //! - a process user of uid/gid 4294967295, which setresuid reads as "unchanged" (root);
 //! - environment entries without '=';
+//! - a `create` killed at any moment: nothing may hang, and `delete --force` must leave no
+//!   cgroup, mount, process or state directory;
 //! - a lock that is not released makes commands fail in bounded time, naming the pid that
 //!   holds it.
 
@@ -174,6 +176,92 @@ fn env_entry_without_equals_is_refused() {
     o.assert_fail("exec --env FOO");
     assert!(o.stderr.contains("invalid environment variable"), "{o}");
     assert!(!env.rootfs.join("ran").exists(), "the exec'd process ran");
+}
+
+/// A small deterministic generator (xorshift), seeded per run and printed, so that a failing
+/// sequence of delays can be replayed with BALEIA_TEST_SEED.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::env::var("BALEIA_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Mounts of the host that mention `needle`.
+fn host_mounts_mentioning(needle: &Path) -> Vec<String> {
+    let n = needle.to_string_lossy();
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(n.as_ref()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn killed_create_leaves_nothing_after_delete_force() {
+    let Some(mut env) = setup("killed") else {
+        return;
+    };
+    if runc_known_to_fail("runc's delete --force of a create it killed leaves the cgroup") {
+        return;
+    }
+    env.set_args(&["sleep", "1000"]);
+    let b = env.bundle.to_str().unwrap().to_string();
+    let mut rng = Rng::new();
+    let seed = rng.0;
+    for _ in 0..60 {
+        let id = env.new_id("k");
+        env.save_for(&id);
+        let delay = Duration::from_micros(rng.below(20_000));
+        let pf = env.pid_file(&id);
+        let mut create = env.spawn_for(
+            &id,
+            &[
+                "create",
+                "--bundle",
+                &b,
+                "--pid-file",
+                pf.to_str().unwrap(),
+                &id,
+            ],
+        );
+        std::thread::sleep(delay);
+        // SAFETY: kill(2) of our own child.
+        unsafe { libc::kill(create.pid(), libc::SIGKILL) };
+        let _ = create.child.wait();
+        let what = format!("{id}, create killed after {delay:?} (BALEIA_TEST_SEED={seed})");
+        // None of this may hang (each command has the harness's deadline) or run into a
+        // lock the dead create left behind.
+        let st = env.exec(&["state", &id]);
+        let start = env.exec(&["start", &id]);
+        let del = env.exec(&["delete", "--force", &id]);
+        for o in [&st, &start, &del] {
+            assert!(!o.stderr.contains("is locked"), "{what}: {o}");
+        }
+        del.assert_ok(&format!("delete --force ({what})"));
+        env.assert_no_trace(&id);
+        let m = host_mounts_mentioning(&env.dir);
+        assert!(m.is_empty(), "{what}: mounts left: {m:?}");
+    }
 }
 
 /// Waits (bounded) until someone else holds the flock of `dir`.

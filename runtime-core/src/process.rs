@@ -170,11 +170,45 @@ pub(crate) fn plan_exec(p: &Process) -> Result<ExecPlan> {
     })
 }
 
-/// Spawn the init and wait until it is ready and blocked on the exec fifo. Returns its host pid.
+/// An init that is set up and waits for the runtime's last word before it blocks on the exec
+/// fifo: the runtime records the container first, then [`ReadyInit::release`]s it. If the
+/// runtime dies before that, the init sees its socket close and exits, instead of waiting on
+/// the fifo forever with nothing on disk that names it. Dropped unreleased, it is killed.
+pub(crate) struct ReadyInit {
+    pid: i32,
+    sock: Option<OwnedFd>,
+}
+
+impl ReadyInit {
+    /// The init's host pid.
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Let the init go on to wait for `start`. On failure the init is killed (by drop).
+    pub(crate) fn release(mut self) -> Result<()> {
+        if let Some(sock) = &self.sock {
+            send_checked(sock, MSG_GO)?;
+        }
+        self.sock = None;
+        Ok(())
+    }
+}
+
+impl Drop for ReadyInit {
+    fn drop(&mut self) {
+        if self.sock.take().is_some() {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(self.pid), None);
+        }
+    }
+}
+
+/// Spawn the init and wait until it is ready, short of blocking on the exec fifo.
 ///
 /// `on_hooks` runs the prestart and createRuntime hooks in the parent when the init asks for it
 /// (after its mounts, before pivot_root).
-pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<i32> {
+pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<ReadyInit> {
     let spec = &l.bundle.spec;
     let process = spec
         .process()
@@ -277,7 +311,10 @@ pub(crate) fn spawn_init(l: &Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Re
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pid), None);
     }
-    result.map(|()| pid)
+    result.map(|()| ReadyInit {
+        pid,
+        sock: Some(parent_sock),
+    })
 }
 
 fn parent_side(
@@ -500,6 +537,9 @@ impl Init<'_> {
         };
         let (exe, env) = fin.prepare()?;
         send_checked(self.sock, MSG_READY)?;
+        // Until the runtime has recorded us (see ReadyInit): a runtime killed before that
+        // closes the socket, and we exit here rather than wait on the fifo unrecorded.
+        self.expect_go()?;
 
         let mut byte = [0u8; 1];
         loop {

@@ -3,7 +3,9 @@
 //! `mkdir` of `<root>/<id>` is the uniqueness check (atomic, so two concurrent `create`s of one id
 //! give one container); `flock` on that directory serialises commands that change a container,
 //! and no command waits for it longer than [`LOCK_TIMEOUT`]; `state.json` is written to a
-//! temporary name and renamed so readers never see half a file.
+//! temporary name and renamed so readers never see half a file. Before `create` makes anything
+//! on the host, it saves what it is about to make (`intent.json`), so that `delete` can undo a
+//! `create` that died before recording its container.
 //! Status is never stored: it is derived from the init process (alive, with the start time we
 //! recorded, so a reused pid is not mistaken for it), the exec fifo and the cgroup freezer.
 
@@ -27,6 +29,8 @@ use crate::error::{Error, IoContext, Result, SysContext};
 const STATE_FILE: &str = "state.json";
 /// File name of the fifo the init blocks on until `start`.
 pub(crate) const EXEC_FIFO: &str = "exec.fifo";
+/// File name of what a `create` in progress is about to make on the host.
+const INTENT_FILE: &str = "intent.json";
 
 /// How long a command waits for another command to release a container's lock. A `create`
 /// holds it for its whole duration, other commands for milliseconds; a lock held longer than
@@ -104,6 +108,17 @@ pub struct Record {
     /// The spec's seccomp profile, which applies to exec'd processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+}
+
+/// What a `create` is about to make on the host, saved before it makes it: a `create` killed
+/// half-way leaves no record of its container, and this is how `delete` finds what to undo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Intent {
+    /// The cgroup the container gets, on every hierarchy.
+    pub cgroup_paths: CgroupPaths,
+    /// Some of those directories existed before: the cgroup may then be shared with other
+    /// containers (a cgroupsPath is not exclusive) and is only removed when empty.
+    pub cgroup_existed: bool,
 }
 
 /// The state root (`--root`, default `/run/baleia`).
@@ -212,6 +227,25 @@ impl Store {
                     Err(Error::NotExist(id.to_string()))
                 }
             }
+            Err(e) => Err(Error::path("read", &path, e)),
+        }
+    }
+
+    /// Save what the `create` of `id` is about to make, before it makes it.
+    pub(crate) fn save_intent(&self, id: &str, intent: &Intent) -> Result<()> {
+        let bytes = serde_json::to_vec(intent)
+            .map_err(|e| Error::Other(format!("serialise the intent of {id}: {e}")))?;
+        write_atomic(&self.dir(id).join(INTENT_FILE), &bytes, 0o600)
+    }
+
+    /// What the `create` of `id` set out to make; `None` when it died before saying.
+    pub(crate) fn load_intent(&self, id: &str) -> Result<Option<Intent>> {
+        let path = self.dir(id).join(INTENT_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Other(format!("parse {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::path("read", &path, e)),
         }
     }
