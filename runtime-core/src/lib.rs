@@ -4,9 +4,13 @@
 //! bundles, starts, signals and deletes them, and reports their state. The `baleia` binary is a
 //! thin command-line layer over it with runc's flags.
 //!
+//! A program that makes containers must call [`protect_binary`] first thing in `main` (see why
+//! there): [`Runtime::create`] and [`Runtime::exec`] refuse to run before it.
+//!
 //! ```no_run
 //! use runtime_core::{CreateOptions, Runtime};
 //!
+//! runtime_core::protect_binary().unwrap();
 //! let rt = Runtime::new("/run/baleia");
 //! let pid = rt.create("demo", &CreateOptions::new("/tmp/bundle")).unwrap();
 //! rt.start("demo").unwrap();
@@ -29,6 +33,7 @@ mod exec;
 mod hooks;
 mod process;
 mod rootfs;
+mod selfexe;
 mod sys;
 
 use std::collections::HashMap;
@@ -41,6 +46,7 @@ use serde::Serialize;
 
 pub use error::{Error, Result};
 pub use exec::ExecOptions;
+pub use selfexe::{protect_binary, protection, Protection};
 pub use state::Status;
 
 use crate::cgroups::{CgroupManager, CgroupPaths};
@@ -206,9 +212,12 @@ impl Runtime {
     /// Returns the init's host pid. On failure nothing is left behind; a `create` killed
     /// half-way leaves what [`delete`] with `force` undoes.
     ///
+    /// Refused until the program has called [`protect_binary`].
+    ///
     /// [`start`]: Runtime::start
     /// [`delete`]: Runtime::delete
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+        selfexe::require_protection()?;
         state::validate_id(id)?;
         let mut bundle = Bundle::load(&opts.bundle)?;
         if opts.listen_fds > 0 {
@@ -685,7 +694,10 @@ impl Runtime {
 
     /// Run a new process in container `id` (runc's `exec`). Detached, returns its host pid;
     /// attached, forwards signals to it and returns its exit status.
+    ///
+    /// Refused until the program has called [`protect_binary`].
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
+        selfexe::require_protection()?;
         let rec = self.record(id)?;
         match derive_status(&self.store, &rec) {
             Status::Stopped => Err(Error::InvalidState(
