@@ -551,28 +551,20 @@ impl ForeignNamespace {
         let dir = env.dir.join("ns");
         fs::create_dir_all(&dir).unwrap();
         let original = Canary::new(&env.dir.join("canary-src"));
-        let ready = env.dir.join("ns-ready");
         let script = format!(
-            "mount -t tmpfs tmpfs {d} && cp {src} {d}/ && touch {ready} && exec sleep 1000",
+            "mount -t tmpfs tmpfs {d} && cp {src} {d}/ && echo ready && exec sleep 1000",
             d = dir.display(),
             src = original.path.display(),
-            ready = ready.display()
         );
         let holder = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", &script])
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let ns = ForeignNamespace { holder };
-        let start = Instant::now();
-        while !ready.exists() {
-            assert!(
-                start.elapsed() < STEP,
-                "the namespace holder never got ready"
-            );
-            // A file is how the holder says it is ready: bounded polling.
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let mut ns = ForeignNamespace { holder };
+        let said = first_line(&mut ns.holder);
+        assert_eq!(said, "ready", "the namespace holder failed");
         let name = original.path.file_name().unwrap();
         let path = PathBuf::from(format!("/proc/{}/root", ns.holder.id()))
             .join(dir.strip_prefix("/").unwrap())
@@ -835,6 +827,7 @@ fn killed_create_leaves_nothing_after_delete_force() {
                 &id,
             ],
         );
+        // The delay is the test: the create dies at a random point of its work.
         std::thread::sleep(delay);
         // SAFETY: kill(2) of our own child.
         unsafe { libc::kill(create.pid(), libc::SIGKILL) };
@@ -855,18 +848,32 @@ fn killed_create_leaves_nothing_after_delete_force() {
     }
 }
 
-/// Waits (bounded) until someone else holds the flock of `dir`.
-fn wait_locked(dir: &Path) {
-    let f = fs::File::open(dir).unwrap();
-    let start = Instant::now();
-    // SAFETY: flock on our own fd; LOCK_NB never blocks.
-    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        // SAFETY: as above.
-        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
-        assert!(start.elapsed() < STEP, "flock(1) never took the lock");
-        // flock(1) gives no sign when it has the lock: bounded polling.
-        std::thread::sleep(Duration::from_millis(5));
+/// The first line a child prints on its stdout (a pipe), without the newline; empty when it
+/// ends without one.
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    let out = child.stdout.take().expect("stdout is a pipe");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    line.trim_end().to_string()
+}
+
+/// flock(1) holding the lock of `dir` (with `close`, `-o`: flock itself, not its command)
+/// while the shell command `then` runs; returns once the lock is taken, which the command
+/// says on its stdout.
+fn hold_lock(dir: &Path, close: bool, then: &str) -> Child {
+    let mut c = Command::new("flock");
+    if close {
+        c.arg("-o");
     }
+    let mut holder = c
+        .arg(dir)
+        .args(["sh", "-c", &format!("echo locked; {then}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(first_line(&mut holder), "locked", "flock(1) failed");
+    holder
 }
 
 #[test]
@@ -882,16 +889,9 @@ fn held_lock_fails_in_bounded_time_naming_its_holder() {
     let id = env.id.clone();
     env.create().assert_ok("create");
     let dir = env.state_dir(&id);
-    // flock -o: the flock process itself holds the lock, its child (cat, which ends with its
-    // stdin) does not.
-    let mut holder = Command::new("flock")
-        .arg("-o")
-        .arg(&dir)
-        .arg("cat")
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_locked(&dir);
+    // flock -o: the flock process itself holds the lock, its command (cat, which ends with
+    // its stdin) does not.
+    let mut holder = hold_lock(&dir, true, "exec cat");
     for cmd in ["start", "delete"] {
         let mut args = vec![cmd];
         if cmd == "delete" {
@@ -907,12 +907,7 @@ fn held_lock_fails_in_bounded_time_naming_its_holder() {
     assert!(wait_exit(holder.id() as i32, DEADLINE), "flock did not end");
     let _ = holder.wait();
     // A lock released in time is waited for, not refused.
-    let mut brief = Command::new("flock")
-        .arg(&dir)
-        .args(["sleep", "1"])
-        .spawn()
-        .unwrap();
-    wait_locked(&dir);
+    let mut brief = hold_lock(&dir, false, "sleep 1");
     env.exec(&["start", &id])
         .assert_ok("start once the lock is released");
     let _ = brief.wait();
