@@ -272,7 +272,7 @@ fn reexec(file: &OwnedFd, argv: &[CString]) -> Error {
     // re-executed program would not see one either and would re-execute itself forever.
     match classify(file) {
         Ok(Some(_)) => {}
-        Ok(None) => return Error::Other("the kernel did not make it read-only".into()),
+        Ok(None) => return Error::Other("the kernel left the new file writable".into()),
         Err(e) => return e,
     }
     extern "C" {
@@ -292,7 +292,7 @@ fn reexec(file: &OwnedFd, argv: &[CString]) -> Error {
             libc::AT_EMPTY_PATH,
         );
     }
-    Error::sys("execveat", Errno::last())
+    Error::sys("execveat of the protected binary", Errno::last())
 }
 
 #[cfg(test)]
