@@ -14,6 +14,10 @@
 //! rt.kill("demo", libc::SIGKILL, false).unwrap();
 //! ```
 
+// A forked child's errors are fixed-size text buffers (see `child`): boxing them to make the
+// Err variant small would allocate, which a child of a multi-threaded program must never do.
+#![allow(clippy::result_large_err)]
+
 pub mod cgroups;
 pub mod features;
 pub mod seccomp;
@@ -23,7 +27,9 @@ pub mod state;
 pub mod time;
 
 mod capabilities;
+mod child;
 mod console;
+mod container_hooks;
 mod error;
 mod exec;
 mod hooks;
@@ -39,6 +45,7 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::Serialize;
 
+pub use child::in_container_child;
 pub use error::{Error, Result};
 pub use exec::ExecOptions;
 pub use state::Status;
@@ -71,6 +78,10 @@ pub struct CreateOptions {
     /// passed before the `preserve_fds` ones, and the container gets `LISTEN_FDS=N` and
     /// `LISTEN_PID=1` (the CLI sets this from `LISTEN_FDS` when `LISTEN_PID` is its pid).
     pub listen_fds: u32,
+    /// How long the container's init may take to set itself up before `create` gives up,
+    /// kills it and says which step it was waiting for (default 60 s; the timeouts of the
+    /// createContainer hooks, which the init runs itself, are added).
+    pub setup_timeout: Option<Duration>,
 }
 
 impl CreateOptions {
@@ -142,6 +153,24 @@ pub(crate) fn check_console<'a>(
     }
 }
 
+/// The OCI state given to hooks on stdin.
+pub(crate) fn hook_state_value(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": spec::OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": annotations,
+    })
+}
+
 /// The OCI state JSON given to hooks on stdin.
 pub(crate) fn hook_state(
     id: &str,
@@ -150,15 +179,7 @@ pub(crate) fn hook_state(
     bundle: &Path,
     annotations: &HashMap<String, String>,
 ) -> Vec<u8> {
-    let v = serde_json::json!({
-        "ociVersion": spec::OCI_VERSION,
-        "id": id,
-        "status": status,
-        "pid": pid,
-        "bundle": bundle,
-        "annotations": annotations,
-    });
-    serde_json::to_vec(&v).unwrap_or_default()
+    serde_json::to_vec(&hook_state_value(id, status, pid, bundle, annotations)).unwrap_or_default()
 }
 
 fn record_hook_state(rec: &Record, status: &str, pid: i32) -> Vec<u8> {
@@ -256,7 +277,7 @@ impl Runtime {
             &paths,
             cgroup.as_ref(),
             resources.as_ref(),
-            seccomp.as_ref(),
+            seccomp,
         );
         if made.is_err() {
             // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
@@ -277,7 +298,7 @@ impl Runtime {
         paths: &CgroupPaths,
         cgroup: &dyn CgroupManager,
         resources: Option<&oci_spec::runtime::LinuxResources>,
-        seccomp: Option<&seccomp::Program>,
+        seccomp: Option<seccomp::Program>,
     ) -> Result<i32> {
         let created = time::rfc3339_now();
         let state_dir = self.store.dir(id);
@@ -290,7 +311,8 @@ impl Runtime {
             None => None,
         };
         let launch = process::Launch {
-            console: console.as_ref(),
+            console,
+            timeout: opts.setup_timeout.unwrap_or(Duration::from_secs(60)),
             id,
             bundle,
             state_dir: &state_dir,
@@ -313,7 +335,7 @@ impl Runtime {
                 &st,
             )
         };
-        let pid = process::spawn_init(&launch, &run_hooks)?;
+        let pid = process::spawn_init(launch, &run_hooks)?;
         self.record_created(id, opts, bundle, paths, created, pid)
             .inspect_err(|_| {
                 // The init is our child and still blocked on the fifo: end it and reap it.

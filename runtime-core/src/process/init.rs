@@ -1,0 +1,283 @@
+//! The container's init, between clone3 and execve: a list of small steps, top to bottom.
+//!
+//! Everything here runs in a clone of the caller (see `crate::child`): it walks the [`Init`]
+//! plan the parent made and only makes syscalls. It reports "ready" (or an error) over the sync
+//! socket, blocks on the exec fifo until `start`, and ends in execve or `_exit`.
+
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+
+use super::finish::{self, ProcessPlan};
+use crate::child::{self, msg, CResult, ChildError, OrFail};
+use crate::container_hooks::HookSet;
+use crate::rootfs::{self, RootfsPlan};
+use crate::sys::{self, CWD};
+
+/// A namespace joined by path.
+pub(crate) struct Join {
+    pub fd: OwnedFd,
+    pub nstype: i32,
+    pub shown: String,
+}
+
+/// Everything the init needs, prepared by the parent.
+pub(crate) struct Init {
+    /// The init's end of the sync socket.
+    pub sock: OwnedFd,
+    /// fds 3..3+N the container is given (LISTEN_FDS, --preserve-fds).
+    pub passed_fds: u32,
+    /// Ranges of fds to close right after the clone (everything but stdio, the passed fds and
+    /// our own working fds).
+    pub close_ranges: Vec<(u32, u32)>,
+    /// The session keyring to join (none with --no-new-keyring).
+    pub keyring: Option<CString>,
+    pub joins: Vec<Join>,
+    pub hostname: Option<CString>,
+    pub domainname: Option<CString>,
+    pub fifo: CString,
+    pub rootfs: RootfsPlan,
+    /// The parent moves us into the cgroup (v1) while we mount: wait for its word.
+    pub wait_for_cgroup: bool,
+    /// A new cgroup namespace, unshared once we are in the cgroup.
+    pub late_cgroupns: bool,
+    /// prestart/createRuntime hooks: the parent runs them when we ask.
+    pub runtime_hooks: bool,
+    pub create_hooks: HookSet,
+    pub start_hooks: HookSet,
+    pub console: Option<OwnedFd>,
+    /// The host's /dev/null device, for stdio to be reopened on the container's.
+    pub host_null: Option<libc::dev_t>,
+    pub process: ProcessPlan,
+}
+
+/// The init's whole life. Never returns.
+pub(crate) fn main(init: &Init, cleared_sighand: bool) -> ! {
+    let sock = init.sock.as_raw_fd();
+    child::run(Some(sock), || init.run(cleared_sighand))
+}
+
+/// A signal handler for the time before execve: a created container's init must die on the
+/// signals that end a program by default (runc's init, a Go program, does), although as the
+/// pid namespace's init it would otherwise ignore them.
+extern "C" fn die(sig: libc::c_int) {
+    sys::exit_now(128 + sig)
+}
+
+impl Init {
+    fn run(&self, cleared_sighand: bool) -> CResult<std::convert::Infallible> {
+        self.keep_only_our_fds()?;
+        self.take_signals(cleared_sighand)?;
+        self.die_with_parent()?;
+        sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0)
+            .or_fail(|b| write!(b, "prctl(PR_SET_DUMPABLE)"))?;
+        let host_pid = host_pid()?;
+        self.process.set_oom_score_adj()?;
+        self.join_keyring()?;
+        self.join_namespaces()?;
+        self.set_names()?;
+        let fifo = self.open_exec_fifo()?;
+        let prepared = rootfs::prepare(&self.rootfs)?;
+        self.wait_for_cgroup()?;
+        self.unshare_cgroupns()?;
+        self.run_runtime_hooks()?;
+        self.create_hooks.run(host_pid)?;
+        rootfs::enter(&self.rootfs, &prepared)?;
+        finish::reopen_dev_null(self.host_null)?;
+        rootfs::finish(&self.rootfs, prepared)?;
+        if let Some(c) = &self.console {
+            crate::console::setup(c, self.process.console_size, true)?;
+            // SAFETY: the plan is never dropped in the child (it ends in execve or _exit), so
+            // closing the socket here cannot be repeated; nothing in the container may reach it.
+            unsafe { libc::close(c.as_raw_fd()) };
+        }
+        let exe = self.process.prepare()?;
+        self.ready()?;
+        wait_for_start(fifo)?;
+        self.start_hooks.run(host_pid)?;
+        self.process.exec(exe)
+    }
+
+    /// Close every fd the container must not have: the caller's, the state store's lock, the
+    /// cgroup directory... (CVE-2024-21626 was a leaked fd). Our own working fds are kept (they
+    /// are close-on-exec), and the passed ones lose close-on-exec.
+    fn keep_only_our_fds(&self) -> CResult<()> {
+        for &(first, last) in &self.close_ranges {
+            sys::close_range(first, last, 0).or_fail(|b| write!(b, "close fds {first}..{last}"))?;
+        }
+        for fd in 3..3 + self.passed_fds as RawFd {
+            match sys::clear_cloexec(fd) {
+                Ok(()) | Err(Errno::EBADF) => {}
+                Err(e) => return Err(ChildError::sys(e, format_args!("pass fd {fd}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn take_signals(&self, cleared_sighand: bool) -> CResult<()> {
+        if !cleared_sighand {
+            // The clone(2) fallback keeps the caller's handlers, which must never run here.
+            for sig in 1..=64 {
+                // SAFETY: resetting a disposition to the default is always sound; the kernel
+                // refuses SIGKILL/SIGSTOP and invalid numbers, which we ignore.
+                unsafe {
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                        && old.sa_sigaction != libc::SIG_IGN
+                        && old.sa_sigaction != libc::SIG_DFL
+                    {
+                        libc::signal(sig, libc::SIG_DFL);
+                    }
+                }
+            }
+        }
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+            // SAFETY: `die` only calls _exit, which is async-signal-safe.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = die as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
+                    return Err(Errno::last()).or_fail(|b| write!(b, "sigaction {sig}"));
+                }
+            }
+        }
+        // `run` blocks the signals it forwards before creating us; the init takes them.
+        // SAFETY: emptying the signal mask is always sound.
+        unsafe {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        }
+        Ok(())
+    }
+
+    /// A runtime killed during setup must not leave a half-made init behind. Cleared once the
+    /// init is ready, since `create` then exits. (A parent that died before this prctl is seen
+    /// on the sync socket, which the init reads or writes before it is ready.)
+    fn die_with_parent(&self) -> CResult<()> {
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0, 0, 0)
+            .map(drop)
+            .or_fail(|b| write!(b, "prctl(PR_SET_PDEATHSIG)"))
+    }
+
+    fn join_keyring(&self) -> CResult<()> {
+        let Some(name) = &self.keyring else {
+            return Ok(());
+        };
+        const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+        // SAFETY: keyctl reads a NUL-terminated name.
+        let r =
+            unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+        match r {
+            // Keyrings may be unavailable (ENOSYS) or disallowed by a seccomp filter of an outer
+            // container: runc treats that as "no keyring", not as an error.
+            -1 if matches!(Errno::last(), Errno::ENOSYS | Errno::EPERM) => Ok(()),
+            -1 => Err(Errno::last()).or_fail(|b| write!(b, "join a new session keyring")),
+            _ => Ok(()),
+        }
+    }
+
+    fn join_namespaces(&self) -> CResult<()> {
+        for j in &self.joins {
+            sys::setns(j.fd.as_raw_fd(), j.nstype)
+                .or_fail(|b| write!(b, "join namespace {}", j.shown))?;
+            // SAFETY: the plan is never dropped in the child (it ends in execve or _exit), so
+            // this close is the only one; closing early keeps a host namespace out of reach of
+            // anything in the container.
+            unsafe { libc::close(j.fd.as_raw_fd()) };
+        }
+        Ok(())
+    }
+
+    fn set_names(&self) -> CResult<()> {
+        if let Some(h) = &self.hostname {
+            // SAFETY: h points to h.len() valid bytes.
+            if unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) } != 0 {
+                return Err(Errno::last()).or_fail(|b| write!(b, "sethostname {h:?}"));
+            }
+        }
+        if let Some(d) = &self.domainname {
+            // SAFETY: d points to d.len() valid bytes.
+            if unsafe { libc::setdomainname(d.as_ptr(), d.as_bytes().len()) } != 0 {
+                return Err(Errno::last()).or_fail(|b| write!(b, "setdomainname {d:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Read-write, so that opening never blocks and the init counts as a writer itself: the
+    /// read in `wait_for_start` then waits for `start`'s byte instead of seeing end-of-file.
+    fn open_exec_fifo(&self) -> CResult<OwnedFd> {
+        sys::openat(CWD, &self.fifo, libc::O_RDWR, 0).or_fail(|b| write!(b, "open {:?}", self.fifo))
+    }
+
+    /// Moving a process between cgroup v1 hierarchies costs the parent an RCU grace period
+    /// (milliseconds); it runs while we mount, and we only wait for it here, before anything
+    /// that must happen inside the cgroup: the cgroup namespace, hooks, execve.
+    fn wait_for_cgroup(&self) -> CResult<()> {
+        if self.wait_for_cgroup {
+            expect_go(self.sock.as_raw_fd())?;
+        }
+        Ok(())
+    }
+
+    fn unshare_cgroupns(&self) -> CResult<()> {
+        if self.late_cgroupns {
+            sys::unshare(libc::CLONE_NEWCGROUP)
+                .or_fail(|b| write!(b, "unshare the cgroup namespace"))?;
+        }
+        Ok(())
+    }
+
+    fn run_runtime_hooks(&self) -> CResult<()> {
+        if self.runtime_hooks {
+            send(self.sock.as_raw_fd(), msg::HOOKS)?;
+            expect_go(self.sock.as_raw_fd())?;
+        }
+        Ok(())
+    }
+
+    /// Tell the runtime we are ready, and stop dying with it: `create` exits now.
+    fn ready(&self) -> CResult<()> {
+        sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0)
+            .or_fail(|b| write!(b, "prctl(PR_SET_PDEATHSIG, 0)"))?;
+        send(self.sock.as_raw_fd(), msg::READY)
+    }
+}
+
+fn send(sock: RawFd, kind: u8) -> CResult<()> {
+    sys::send_parts(sock, &[&[kind]]).or_fail(|b| write!(b, "write to the runtime"))
+}
+
+fn expect_go(sock: RawFd) -> CResult<()> {
+    match child::recv_kind(sock)? {
+        msg::GO => Ok(()),
+        _ => Err(ChildError::msg(format_args!(
+            "the runtime went away during setup"
+        ))),
+    }
+}
+
+/// Block until `start` writes its byte into the fifo.
+fn wait_for_start(fifo: OwnedFd) -> CResult<()> {
+    let mut byte = [0u8; 1];
+    sys::read(fifo.as_raw_fd(), &mut byte).or_fail(|b| write!(b, "wait on the exec fifo"))?;
+    Ok(())
+}
+
+/// Our pid as the host sees it (the hooks' state needs it): before any mount changes, /proc is
+/// the host's and /proc/self names it.
+fn host_pid() -> CResult<i32> {
+    let mut buf = [0u8; 32];
+    let n = sys::readlinkat(CWD, c"/proc/self", &mut buf)
+        .or_fail(|b| write!(b, "readlink /proc/self"))?;
+    Ok(child::parse_u64(&buf[..n]).unwrap_or(0) as i32)
+}
+
+/// The C string for a keyring name, prepared in the parent.
+pub(crate) fn keyring_name(id: &str) -> Option<CString> {
+    CString::new(format!("_ses.{id}")).ok()
+}
