@@ -89,6 +89,74 @@ pub fn eq<T: PartialEq + Debug>(what: &str, expected: T, seen: T) -> TestResult 
     }
 }
 
+/// Passes when a command that must fail did, for one of `reasons`: it exited
+/// non-zero (not killed, not past the deadline) and its error text (the
+/// error-level `--log` lines and stderr) contains every part of at least one
+/// reason, ignoring case. A failure for another reason is a failure of the
+/// test: a runtime that cannot run at all must not pass must-fail tests.
+/// Where runtimes word the same failure differently the test lists each
+/// wording and says whose it is.
+///
+/// ```
+/// use conformance::harness::failed_for;
+/// use conformance::runtime::Output;
+/// let o = Output { code: Some(1), stderr: "Container Does Not Exist".into(), ..Default::default() };
+/// assert!(failed_for(&o, "state", &[&["does not exist"]]).is_ok());
+/// assert!(failed_for(&o, "state", &[&["already exists"], &["container", "running"]]).is_err());
+/// let ok = Output { code: Some(0), ..Default::default() };
+/// assert!(failed_for(&ok, "state", &[&[""]]).is_err());
+/// ```
+pub fn failed_for(o: &Output, what: &str, reasons: &[&[&str]]) -> TestResult {
+    let want = || {
+        let alts: Vec<String> = reasons
+            .iter()
+            .map(|parts| {
+                parts
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            })
+            .collect();
+        format!("{what} to fail with an error saying {}", alts.join(" or "))
+    };
+    if o.ok() {
+        return Err(fail(want(), "it succeeded"));
+    }
+    if o.timed_out || o.code.is_none() {
+        return Err(fail(want(), o.summary()));
+    }
+    let text = o.error_text().to_lowercase();
+    let matched = reasons
+        .iter()
+        .any(|parts| parts.iter().all(|p| text.contains(&p.to_lowercase())));
+    let seen: String = o.error_text().chars().take(400).collect();
+    check(
+        matched,
+        want(),
+        format!("exit {}: {seen:?}", o.code.unwrap_or(-1)),
+    )
+}
+
+/// [`failed_for`] an id the runtime does not know: runc and baleia say
+/// "container does not exist"; crun 1.8 names the id's missing state file
+/// or directory with ENOENT.
+///
+/// ```
+/// use conformance::runtime::Output;
+/// let o = Output { code: Some(1),
+///     stderr: "error opening file `/r/x1/status`: No such file or directory".into(), ..Default::default() };
+/// assert!(conformance::harness::not_found(&o, "state", "x1").is_ok());
+/// assert!(conformance::harness::not_found(&o, "state", "x2").is_err());
+/// ```
+pub fn not_found(o: &Output, what: &str, id: &str) -> TestResult {
+    failed_for(
+        o,
+        what,
+        &[&["does not exist"], &[id, "no such file or directory"]],
+    )
+}
+
 /// One conformance test.
 #[derive(Clone)]
 pub struct Test {
@@ -230,6 +298,31 @@ impl Ctx {
         let id = format!("bc{}-{base}-{n}", std::process::id());
         self.ids.push(id.clone());
         id
+    }
+
+    /// The id of a container this test created, saw in `state`, and deleted:
+    /// an id the runtime no longer knows. Tests of "unknown id" errors use it
+    /// rather than an id never used, so that they also show the runtime knew
+    /// the container before; a binary that answers "does not exist" to
+    /// everything does not pass them.
+    pub fn gone_id(&mut self) -> Result<String, Verdict> {
+        let cfg = self.spec(&[]);
+        let ctr = self.create(&cfg)?;
+        let s = self.state(&ctr.id)?;
+        eq(
+            "state of the container just created",
+            json!([ctr.id, "created"]),
+            json!([s["id"], s["status"]]),
+        )?;
+        let d = self.cmd(&["delete", "--force", &ctr.id])?;
+        check(d.ok(), "delete --force of a created container", d.summary())?;
+        let e = runtime::wait_pid(ctr.pid, CONTAINER_TIMEOUT);
+        check(
+            e != Exit::Timeout,
+            "the init gone after delete --force",
+            "still running",
+        )?;
+        Ok(ctr.id)
     }
 
     /// The default spec running the probe with `args`, in a cgroup of its own.
@@ -414,14 +507,17 @@ impl Ctx {
                 format!("{:?} ({:?})", r.stdout, r.exit),
             ));
         }
-        if r.exit != Exit::Code(0) && r.exit != Exit::Gone {
+        // Gone (no status to read) is not a pass: the harness is the init's
+        // subreaper, so a real container always leaves one.
+        if r.exit != Exit::Code(0) {
             return Err(fail("the probe to exit 0", format!("{:?}", r.exit)));
         }
         Ok(r.facts)
     }
 
-    /// `create` that must fail; returns its output.
-    pub fn create_fails(&mut self, cfg: &Value) -> Result<Output, Verdict> {
+    /// `create` that must fail for one of `reasons` (see [`failed_for`]);
+    /// returns its output.
+    pub fn create_fails(&mut self, cfg: &Value, reasons: &[&[&str]]) -> Result<Output, Verdict> {
         let (out, ctr) = self.try_create(cfg, &[], Io::default())?;
         if let Some(c) = ctr {
             return Err(fail(
@@ -429,7 +525,28 @@ impl Ctx {
                 format!("create succeeded (pid {})", c.pid),
             ));
         }
+        failed_for(&out, "create", reasons)?;
         Ok(out)
+    }
+
+    /// A runtime command that must fail for one of `reasons`; `what` names
+    /// it in the verdict.
+    pub fn cmd_fails(
+        &mut self,
+        args: &[&str],
+        what: &str,
+        reasons: &[&[&str]],
+    ) -> Result<Output, Verdict> {
+        let o = self.cmd(args)?;
+        failed_for(&o, what, reasons)?;
+        Ok(o)
+    }
+
+    /// A command on `id` that must fail because the runtime does not know
+    /// the container (see [`not_found`]).
+    pub fn cmd_not_found(&mut self, args: &[&str], what: &str, id: &str) -> TestResult {
+        let o = self.cmd(args)?;
+        not_found(&o, what, id)
     }
 
     /// The container's state JSON, which must be readable.
