@@ -166,8 +166,8 @@ pub struct Test {
     pub name: &'static str,
     /// The spec sentence or runc behaviour it checks.
     pub cite: &'static str,
-    /// The body.
-    pub run: fn(&mut Ctx) -> TestResult,
+    /// The body: a function, or a closure over a row of a table of cases.
+    pub run: std::rc::Rc<dyn Fn(&mut Ctx) -> TestResult>,
 }
 
 impl Test {
@@ -181,13 +181,13 @@ impl Test {
         group: &'static str,
         name: &'static str,
         cite: &'static str,
-        run: fn(&mut Ctx) -> TestResult,
+        run: impl Fn(&mut Ctx) -> TestResult + 'static,
     ) -> Test {
         Test {
             group,
             name,
             cite,
-            run,
+            run: std::rc::Rc::new(run),
         }
     }
 
