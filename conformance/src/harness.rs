@@ -871,6 +871,82 @@ pub fn run_test(suite: &Suite, t: &Test, n: usize) -> Outcome {
     }
 }
 
+/// The tests an `--expect-pass` file lists (one `group/name` a line, `#`
+/// comments), read before anything runs so that a wrong path fails at once.
+/// A file that cannot be read, lists nothing, or names a test that is not in
+/// `known` (renamed or removed) is an error, never an empty expectation.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("expect-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let f = dir.join("list");
+/// let known = vec!["g/a".to_string(), "g/b".to_string()];
+/// use conformance::harness::read_expected;
+/// assert!(read_expected(&f, &known).is_err(), "a missing file");
+/// std::fs::write(&f, "# none\n\n").unwrap();
+/// assert!(read_expected(&f, &known).unwrap_err().contains("lists no tests"));
+/// std::fs::write(&f, "g/a\ng/gone\n").unwrap();
+/// assert!(read_expected(&f, &known).unwrap_err().contains("g/gone"));
+/// std::fs::write(&f, "g/a\n# g/b fails\n").unwrap();
+/// assert_eq!(read_expected(&f, &known).unwrap(), ["g/a"]);
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn read_expected(path: &Path, known: &[String]) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let listed: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if listed.is_empty() {
+        return Err(format!("{}: lists no tests", path.display()));
+    }
+    if let Some(unknown) = listed.iter().find(|l| !known.contains(l)) {
+        return Err(format!(
+            "{}: {unknown} is not a test of this suite (renamed or removed?)",
+            path.display()
+        ));
+    }
+    Ok(listed)
+}
+
+/// Compares a run with the tests expected to pass: returns the regressions
+/// (a listed test that failed, skipped, or did not run because --group or
+/// --filter left it out) and the unlisted tests that passed.
+///
+/// ```
+/// use conformance::harness::{check_expected, Outcome};
+/// let o = |n: &str, st: &str| Outcome { group: "g".into(), name: n.into(), cite: "".into(),
+///     status: st.into(), detail: "".into(), millis: 0 };
+/// let listed = ["g/a".to_string(), "g/b".to_string(), "g/c".to_string()];
+/// let (bad, new) = check_expected(&listed, &[o("a", "pass"), o("b", "skip"), o("d", "pass")]);
+/// assert_eq!(bad.len(), 2, "g/b skipped and g/c did not run: {bad:?}");
+/// assert_eq!(new, ["g/d"]);
+/// ```
+pub fn check_expected(listed: &[String], outs: &[Outcome]) -> (Vec<String>, Vec<String>) {
+    let id = |o: &Outcome| format!("{}/{}", o.group, o.name);
+    let mut regressions = Vec::new();
+    for want in listed {
+        match outs.iter().find(|o| id(o) == *want) {
+            Some(o) if o.status == "pass" => {}
+            Some(o) => regressions.push(format!(
+                "{want} is listed as passing but is {}: {}",
+                o.status, o.detail
+            )),
+            None => regressions.push(format!(
+                "{want} is listed as passing but did not run (not selected by --group/--filter)"
+            )),
+        }
+    }
+    let new = outs
+        .iter()
+        .filter(|o| o.status == "pass" && !listed.contains(&id(o)))
+        .map(id)
+        .collect();
+    (regressions, new)
+}
+
 /// Renders outcomes as a text table.
 ///
 /// ```
