@@ -91,7 +91,7 @@ pub fn eq<T: PartialEq + Debug>(what: &str, expected: T, seen: T) -> TestResult 
 
 /// Passes when a command that must fail did, for one of `reasons`: it exited
 /// non-zero (not killed, not past the deadline) and its error text (the
-/// error-level `--log` lines and stderr) contains every part of at least one
+/// error- and fatal-level `--log` lines and stderr) contains every part of at least one
 /// reason, ignoring case. A failure for another reason is a failure of the
 /// test: a runtime that cannot run at all must not pass must-fail tests.
 /// Where runtimes word the same failure differently the test lists each
