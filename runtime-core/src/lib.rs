@@ -27,6 +27,7 @@ mod console;
 mod error;
 mod exec;
 mod hooks;
+mod netlink;
 mod process;
 mod rootfs;
 mod sys;

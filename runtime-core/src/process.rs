@@ -434,6 +434,9 @@ impl Init<'_> {
         for (fd, flag, path) in &self.ns.joins {
             nix::sched::setns(fd, *flag).ctx(|| format!("join namespace {}", path.display()))?;
         }
+        if self.ns.clone_flags.contains(CloneFlags::CLONE_NEWNET) {
+            crate::netlink::loopback_up().ctx(|| "bring up the loopback interface".into())?;
+        }
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
         }
