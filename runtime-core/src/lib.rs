@@ -472,11 +472,24 @@ impl Runtime {
     }
 
     /// Send `signal` to the container's init, or with `all` to every process of the container.
+    ///
+    /// With `all`, a stopped container is no error: its init has exited, but its cgroup may
+    /// still hold processes (the init's children, when the container shares a pid namespace
+    /// as under Kubernetes), and those are signalled, as runc does. Signal 0 only checks.
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let rec = self.record(id)?;
         let status = derive_status(&self.store, &rec);
         if status == Status::Stopped {
-            return Err(Error::NotRunning(id.into()));
+            if !all {
+                return Err(Error::NotRunning(id.into()));
+            }
+            let cgroup = cgroups::manager(&rec.cgroup_paths);
+            // An empty (or already removed) cgroup has nothing to signal; freezing it to walk
+            // an empty list would only fail on a removed one.
+            if cgroup.pids()?.is_empty() {
+                return Ok(());
+            }
+            return Ok(cgroup.kill_all(signal)?);
         }
         self.signal(&rec, signal, all)?;
         // A frozen (cgroup v1) process gets nothing until thawed: a SIGKILL to a paused
