@@ -248,6 +248,8 @@ impl Runtime {
         if let Some(r) = &resources {
             cgroups::validate_resources(r)?;
         }
+        // Before anything exists: a frozen cgroup would freeze the init, and us waiting on it.
+        cgroups::manager(&paths).refuse_frozen()?;
         let lock = self.store.reserve(id)?;
         let cgroup = cgroups::manager(&paths);
         let made = self.create_locked(

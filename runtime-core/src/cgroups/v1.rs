@@ -468,6 +468,22 @@ impl CgroupManager for V1Manager {
         Ok(read(d, "freezer.state")?.trim() != "THAWED")
     }
 
+    fn refuse_frozen(&self) -> Result<(), CgroupError> {
+        let v1 = match self.dir("freezer") {
+            Some(d) => fs::v1_frozen_ancestor(d)?,
+            None => None,
+        };
+        // Hybrid hosts: the unified hierarchy can freeze its members too.
+        let v2 = match (v1.is_none(), self.dir("")) {
+            (true, Some(u)) => fs::v2_frozen_ancestor(u)?,
+            _ => None,
+        };
+        match v1.or(v2) {
+            Some(path) => Err(CgroupError::Frozen { path }),
+            None => Ok(()),
+        }
+    }
+
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
         // Freeze so that nothing forks between reading the list and signalling it.
         let frozen = self.dir("freezer").is_some();

@@ -364,7 +364,20 @@ impl CgroupManager for V2Manager {
     }
 
     fn is_frozen(&self) -> Result<bool, CgroupError> {
-        Ok(read(&self.dir, "cgroup.freeze")?.trim() == "1")
+        if read(&self.dir, "cgroup.freeze")?.trim() == "1" {
+            return Ok(true);
+        }
+        // Frozen through an ancestor: cgroup.freeze shows only our own setting, the
+        // effective state is in cgroup.events (an exec into it would wait forever).
+        let ev = fs::read_keyed(&self.dir, "cgroup.events")?;
+        Ok(fs::keyed(&ev, "frozen") == 1)
+    }
+
+    fn refuse_frozen(&self) -> Result<(), CgroupError> {
+        match fs::v2_frozen_ancestor(&self.dir)? {
+            Some(path) => Err(CgroupError::Frozen { path }),
+            None => Ok(()),
+        }
     }
 
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
