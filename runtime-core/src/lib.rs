@@ -309,11 +309,17 @@ impl Runtime {
         let run_hooks = |pid: i32| -> Result<()> {
             let st = hook_state(id, "creating", pid, &bundle.dir, &annotations);
             #[allow(deprecated)]
-            hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st)?;
-            hooks::run(
+            hooks::run_from_bundle(
+                "prestart",
+                hooks.and_then(|h| h.prestart().as_ref()),
+                &st,
+                &bundle.dir,
+            )?;
+            hooks::run_from_bundle(
                 "createRuntime",
                 hooks.and_then(|h| h.create_runtime().as_ref()),
                 &st,
+                &bundle.dir,
             )
         };
         let pid = process::spawn_init(&launch, &run_hooks)?;
@@ -411,10 +417,11 @@ impl Runtime {
         drop(fd);
         std::fs::remove_file(&fifo).map_err(|e| Error::path("remove", &fifo, e))?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
-            if let Err(e) = hooks::run(
+            if let Err(e) = hooks::run_from_bundle(
                 "poststart",
                 Some(h),
                 &record_hook_state(&rec, "running", rec.pid),
+                &rec.bundle,
             ) {
                 let _ = self.signal(&rec, libc::SIGKILL, true);
                 return Err(e);
@@ -574,7 +581,12 @@ impl Runtime {
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
             // The spec: a failing poststop hook must not stop the deletion (runc only logs it;
             // the library has no log, so the failure is dropped here).
-            let _ = hooks::run("poststop", Some(h), &record_hook_state(&rec, "stopped", 0));
+            let _ = hooks::run_from_bundle(
+                "poststop",
+                Some(h),
+                &record_hook_state(&rec, "stopped", 0),
+                &rec.bundle,
+            );
         }
         drop(lock);
         self.store.remove(id)
