@@ -9,8 +9,38 @@ use crate::{Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
 
 type Result<T> = std::result::Result<T, Error>;
 
+/// A failed command: what to report, and the exit status (1, as runc's `fatal`, unless the
+/// command says otherwise).
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure {
+            message: e.to_string(),
+            code: 1,
+        }
+    }
+}
+
 /// Run the parsed command; `Ok(code)` is the exit status.
-pub fn dispatch(cli: &Cli) -> Result<u8> {
+pub fn dispatch(cli: &Cli) -> std::result::Result<u8, Failure> {
+    if let Some(Command::Exec(a)) = &cli.command {
+        if !cli.version && !cli.systemd_cgroup && cli.rootless.as_deref() != Some("true") {
+            // runc's exec reports every failure past its argument checks as "exec failed: ..."
+            // with status 255, which engines tell apart from the process's own exit status.
+            return exec(&Runtime::new(&cli.root), a).map_err(|e| Failure {
+                message: format!("exec failed: {e}"),
+                code: 255,
+            });
+        }
+    }
+    Ok(run_command(cli)?)
+}
+
+fn run_command(cli: &Cli) -> Result<u8> {
     if cli.version {
         print_version();
         return Ok(0);
@@ -338,12 +368,7 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         return Err(Error::Unsupported("exec --ignore-paused".into()));
     }
     let process = match &a.process {
-        Some(path) => {
-            let text = std::fs::read(path)
-                .map_err(|e| Error::Other(format!("read process {}: {e}", path.display())))?;
-            serde_json::from_slice(&text)
-                .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))?
-        }
+        Some(path) => read_process_file(path)?,
         None => exec_process_from_args(rt, a)?,
     };
     let opts = runtime_core::ExecOptions {
@@ -359,6 +384,25 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
     } else {
         code.clamp(0, 255) as u8
     })
+}
+
+/// An `exec --process` file. Go decodes a missing field as its zero value, so runc takes a
+/// process without `user` as uid 0, gid 0 (and one without `cwd` as "", which validation then
+/// refuses): fill in the same before the strict decoder sees it.
+fn read_process_file(path: &Path) -> Result<oci_spec::runtime::Process> {
+    let text = std::fs::read(path)
+        .map_err(|e| Error::Other(format!("read process {}: {e}", path.display())))?;
+    let mut v: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))?;
+    if let Some(obj) = v.as_object_mut() {
+        let user = obj.entry("user").or_insert_with(|| serde_json::json!({}));
+        if user.is_null() {
+            *user = serde_json::json!({});
+        }
+        obj.entry("cwd").or_insert_with(|| serde_json::json!(""));
+    }
+    serde_json::from_value(v)
+        .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))
 }
 
 /// runc builds the process of `exec CMD...` from the container's own process section,

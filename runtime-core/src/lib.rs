@@ -709,7 +709,10 @@ impl Runtime {
             Status::Stopped => Err(Error::InvalidState(
                 "cannot exec in a stopped container".into(),
             )),
-            Status::Paused => Err(Error::Paused(id.into())),
+            // runc's words; its exec also refuses rather than wait for a thaw.
+            Status::Paused => Err(Error::InvalidState(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            )),
             _ => exec::exec(&rec, opts),
         }
     }

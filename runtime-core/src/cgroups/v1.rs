@@ -28,7 +28,11 @@ pub(crate) fn device_rule_v1(d: &LinuxDeviceCgroup) -> String {
         Some(x) if x >= 0 => x.to_string(),
         _ => "*".to_string(),
     };
-    let access = d.access().clone().unwrap_or_else(|| "rwm".to_string());
+    let access = d
+        .access()
+        .as_deref()
+        .map(super::validate::device_access)
+        .unwrap_or_else(|| "rwm".to_string());
     if t == "a" && d.major().is_none() && d.minor().is_none() {
         // The kernel only accepts the short form for "everything".
         return "a".to_string();
