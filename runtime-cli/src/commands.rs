@@ -59,10 +59,18 @@ fn run_command(cli: &Cli) -> Result<u8> {
     let rt = Runtime::new(&cli.root);
     match cmd {
         Command::Create(a) => {
-            rt.create(&a.id, &create_options(a)?)?;
+            let opts = create_options(a)?;
+            log::debug!("create {}: bundle {}", a.id, opts.bundle.display());
+            let pid = rt.create(&a.id, &opts)?;
+            log::debug!("create {}: created, init pid {pid}", a.id);
             Ok(0)
         }
-        Command::Start { id } => rt.start(id).map(|()| 0),
+        Command::Start { id } => {
+            log::debug!("start {id}");
+            rt.start(id)?;
+            log::debug!("start {id}: started");
+            Ok(0)
+        }
         Command::State { id } => {
             let s = rt.state(id)?;
             print_json_pretty(&s)?;
@@ -70,9 +78,15 @@ fn run_command(cli: &Cli) -> Result<u8> {
         }
         Command::Kill { all, id, signal } => {
             let sig = runtime_core::signal::parse(signal.as_deref().unwrap_or("SIGTERM"))?;
+            log::debug!("kill {id}: signal {sig}{}", if *all { ", all" } else { "" });
             rt.kill(id, sig, *all).map(|()| 0)
         }
-        Command::Delete { force, id } => rt.delete(id, *force).map(|()| 0),
+        Command::Delete { force, id } => {
+            log::debug!("delete {id}{}", if *force { ", forced" } else { "" });
+            rt.delete(id, *force)?;
+            log::debug!("delete {id}: deleted");
+            Ok(0)
+        }
         Command::Run {
             create,
             detach,
@@ -93,8 +107,14 @@ fn run_command(cli: &Cli) -> Result<u8> {
         Command::List { format, quiet } => list(&rt, format, *quiet).map(|()| 0),
         Command::Spec { bundle } => spec(bundle).map(|()| 0),
         Command::Exec(a) => exec(&rt, a),
-        Command::Pause { id } => rt.pause(id).map(|()| 0),
-        Command::Resume { id } => rt.resume(id).map(|()| 0),
+        Command::Pause { id } => {
+            log::debug!("pause {id}");
+            rt.pause(id).map(|()| 0)
+        }
+        Command::Resume { id } => {
+            log::debug!("resume {id}");
+            rt.resume(id).map(|()| 0)
+        }
         Command::Ps {
             format,
             id,

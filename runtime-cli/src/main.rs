@@ -5,7 +5,7 @@
 //! it) and exit 1.
 
 mod commands;
-mod log;
+mod logging;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -284,8 +284,8 @@ fn main() -> ExitCode {
         }
     };
     reserve_preserved_fds(&cli);
-    let logger = match log::Logger::open(cli.log.as_deref(), cli.log_format) {
-        Ok(l) => l,
+    let logger = match logging::Logger::open(cli.log.as_deref(), cli.log_format) {
+        Ok(l) => l.install(cli.debug),
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(1);

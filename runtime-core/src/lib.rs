@@ -511,6 +511,15 @@ impl Runtime {
     }
 
     fn signal(&self, rec: &Record, signal: i32, all: bool) -> Result<()> {
+        log::debug!(
+            "container {}: send signal {signal} to {}",
+            rec.id,
+            if all {
+                "every process in its cgroup".to_string()
+            } else {
+                format!("the init (pid {})", rec.pid)
+            }
+        );
         // With the host's pid namespace, killing the init leaves the rest running: only the
         // cgroup knows every process.
         if all || (rec.host_pid_ns && signal == libc::SIGKILL) {
@@ -579,14 +588,16 @@ impl Runtime {
         }
         remove_cgroup_unless_shared(cgroup.as_ref(), rec.host_pid_ns)?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
-            // The spec: a failing poststop hook must not stop the deletion (runc only logs it;
-            // the library has no log, so the failure is dropped here).
-            let _ = hooks::run_from_bundle(
+            // The spec: a failing poststop hook must not stop the deletion (runc only logs it,
+            // as a warning).
+            if let Err(e) = hooks::run_from_bundle(
                 "poststop",
                 Some(h),
                 &record_hook_state(&rec, "stopped", 0),
                 &rec.bundle,
-            );
+            ) {
+                log::warn!("{e}");
+            }
         }
         drop(lock);
         self.store.remove(id)

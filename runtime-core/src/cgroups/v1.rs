@@ -396,6 +396,16 @@ impl V1Manager {
     }
 }
 
+/// The distinct directories of `paths`, for log lines.
+pub(crate) fn display_dirs(paths: &CgroupPaths) -> String {
+    paths
+        .dirs()
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -> String {
     let mut s = dev.to_string();
     if let Some(h) = handles {
@@ -409,6 +419,7 @@ pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -
 
 impl CgroupManager for V1Manager {
     fn create(&self) -> Result<(), CgroupError> {
+        log::debug!("cgroup: create {}", display_dirs(&self.paths));
         for d in self.paths.dirs() {
             fs::mkdir_p(&d)?;
         }
@@ -416,6 +427,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        log::debug!("cgroup: move pid {pid} into {}", display_dirs(&self.paths));
         for d in self.paths.dirs() {
             write(&d, "cgroup.procs", &pid.to_string())?;
         }
@@ -423,6 +435,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn apply_resources(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        log::debug!("cgroup: apply the spec's resources");
         self.set_all(r, false)
     }
 
@@ -447,6 +460,7 @@ impl CgroupManager for V1Manager {
 
     fn freeze(&self) -> Result<(), CgroupError> {
         let d = self.freezer()?;
+        log::debug!("cgroup: freeze {}", d.display());
         write(d, "freezer.state", "FROZEN")?;
         fs::wait_until(&d.join("freezer.state"), "FROZEN", || {
             let s = read(d, "freezer.state")?;
@@ -461,6 +475,7 @@ impl CgroupManager for V1Manager {
 
     fn thaw(&self) -> Result<(), CgroupError> {
         let d = self.freezer()?;
+        log::debug!("cgroup: thaw {}", d.display());
         write(d, "freezer.state", "THAWED")?;
         fs::wait_until(&d.join("freezer.state"), "THAWED", || {
             Ok(read(d, "freezer.state")?.trim() == "THAWED")
@@ -495,9 +510,10 @@ impl CgroupManager for V1Manager {
         if frozen && !was_frozen {
             self.freeze()?;
         }
-        let result = self
-            .pids()
-            .and_then(|pids| pids.iter().try_for_each(|p| fs::kill_pid(*p, signal)));
+        let result = self.pids().and_then(|pids| {
+            log::debug!("cgroup: send signal {signal} to pids {pids:?}");
+            pids.iter().try_for_each(|p| fs::kill_pid(*p, signal))
+        });
         // A paused container that is sent SIGKILL is thawed so that it can die (runc thaws
         // after signalling too); other signals leave a paused container paused.
         if frozen && (!was_frozen || signal == libc::SIGKILL) {
@@ -507,6 +523,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
+        log::debug!("cgroup: remove {}", display_dirs(&self.paths));
         let mut first = None;
         for d in self.paths.dirs() {
             if let Err(e) = fs::remove_tree(&d) {

@@ -74,7 +74,19 @@ fn page_size(field: &str, s: &str) -> Result<(), CgroupError> {
 /// assert!(validate_resources(&r).is_err());
 /// ```
 pub fn validate_resources(r: &LinuxResources) -> Result<(), CgroupError> {
-    validate(r, true)
+    validate(r, true)?;
+    // Said once here, at the entry point, not by every later validation of the same rules.
+    for (i, d) in r.devices().iter().flatten().enumerate() {
+        if let Some(a) = d.access() {
+            if a.chars().any(|c| !matches!(c, 'r' | 'w' | 'm')) {
+                log::warn!(
+                    "devices[{i}].access {a:?}: ignoring the letters other than r, w, m (using {:?})",
+                    device_access(a)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Validates every field; `v2` selects the rules of that version (`unified` only on v2).
