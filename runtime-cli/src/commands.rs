@@ -360,17 +360,52 @@ fn parse_duration(s: &str) -> Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
+fn print_event(ev: &serde_json::Value) -> Result<()> {
+    writeln!(std::io::stdout(), "{ev}").map_err(|e| Error::Other(format!("write stdout: {e}")))
+}
+
+/// runc's `events`: with `--stats` one stats event; otherwise a stats event every interval
+/// and an `{"type":"oom","id":...}` event whenever the cgroup records an OOM kill, until the
+/// container is deleted.
 fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<()> {
     let every = parse_duration(interval)?;
-    loop {
+    if once {
         let data = rt.stats(id)?;
-        let ev = serde_json::json!({ "type": "stats", "id": id, "data": data });
-        writeln!(std::io::stdout(), "{ev}")
-            .map_err(|e| Error::Other(format!("write stdout: {e}")))?;
-        if once {
+        return print_event(&serde_json::json!({ "type": "stats", "id": id, "data": data }));
+    }
+    // Armed before the first stats event, so that a caller who saw one misses no OOM.
+    let mut oom = rt.watch_oom(id)?;
+    loop {
+        match rt.stats(id) {
+            Ok(data) => {
+                print_event(&serde_json::json!({ "type": "stats", "id": id, "data": data }))?
+            }
+            Err(_) if !rt.exists(id) => return Ok(()),
+            // A container that has stopped but is not deleted yet has no stats; runc logs
+            // the error and keeps watching too.
+            Err(e) => log::error!("{e}"),
+        }
+        let next = std::time::Instant::now() + every;
+        loop {
+            let left = next.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let Some(w) = oom.as_mut() else {
+                std::thread::sleep(left);
+                break;
+            };
+            match w.wait(left)? {
+                runtime_core::cgroups::OomEvent::Oom(_) => {
+                    print_event(&serde_json::json!({ "type": "oom", "id": id }))?
+                }
+                runtime_core::cgroups::OomEvent::Gone => return Ok(()),
+                runtime_core::cgroups::OomEvent::Nothing => {}
+            }
+        }
+        if !rt.exists(id) {
             return Ok(());
         }
-        std::thread::sleep(every);
     }
 }
 

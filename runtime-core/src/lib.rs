@@ -712,6 +712,30 @@ impl Runtime {
         Ok(stats)
     }
 
+    /// Watch container `id`'s cgroup for OOM kills, as `events` reports them; `None` when the
+    /// host has no memory cgroup to watch.
+    ///
+    /// ```no_run
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// if let Some(mut w) = rt.watch_oom("web").unwrap() {
+    ///     let ev = w.wait(std::time::Duration::from_secs(1)).unwrap();
+    ///     println!("{ev:?}");
+    /// }
+    /// ```
+    pub fn watch_oom(&self, id: &str) -> Result<Option<cgroups::OomWatcher>> {
+        let (rec, _) = self.live_record(id)?;
+        Ok(cgroups::OomWatcher::new(&rec.cgroup_paths)?)
+    }
+
+    /// Whether container `id` still exists under the root (in any state).
+    ///
+    /// ```no_run
+    /// assert!(!runtime_core::Runtime::new("/run/baleia").exists("never-made"));
+    /// ```
+    pub fn exists(&self, id: &str) -> bool {
+        state::validate_id(id).is_ok() && self.store.dir(id).is_dir()
+    }
+
     /// Run a new process in container `id` (runc's `exec`). Detached, returns its host pid;
     /// attached, forwards signals to it and returns its exit status.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {

@@ -16,6 +16,7 @@
 mod bpf;
 mod fs;
 mod mountinfo;
+mod oom;
 mod stats;
 mod update;
 mod v1;
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use bpf::{device_program, DeviceRule};
+pub use oom::{OomEvent, OomWatcher};
 pub use stats::{
     network_interfaces, BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry,
     MemoryStats, NetworkInterface, PidsStats, Stats, Throttling,
