@@ -96,11 +96,23 @@ fn run_command(cli: &Cli) -> Result<u8> {
                 return Err(Error::Unsupported("run --keep".into()));
             }
             let opts = create_options(create)?;
+            let id = &create.id;
+            log::debug!(
+                "run {id}: bundle {}{}",
+                opts.bundle.display(),
+                if *detach { ", detached" } else { "" }
+            );
             if *detach {
-                rt.run_detached(&create.id, &opts)?;
+                let pid = rt.run_detached(id, &opts)?;
+                log::debug!("run {id}: started, init pid {pid}");
                 Ok(0)
             } else {
-                let code = rt.run(&create.id, &opts)?;
+                let code = if opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
+                    run_with_terminal(&rt, id, opts)?
+                } else {
+                    rt.run(id, &opts)?
+                };
+                log::debug!("run {id}: the container exited with status {code}; deleted");
                 Ok(code.clamp(0, 255) as u8)
             }
         }
@@ -131,6 +143,34 @@ fn run_command(cli: &Cli) -> Result<u8> {
             Err(Error::Unsupported("checkpoint/restore".into()))
         }
     }
+}
+
+/// Whether the bundle's process asks for a terminal (an unreadable bundle is reported by the
+/// library, which reads it again).
+fn wants_terminal(bundle: &Path) -> bool {
+    runtime_core::spec::Bundle::load(bundle)
+        .ok()
+        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        == Some(true)
+}
+
+/// A foreground `run` of a process with a terminal and no console socket: create with a
+/// console socket of our own, start, and proxy the terminal to our stdio until the init exits
+/// (then delete, as `run` does).
+fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions) -> Result<i32> {
+    let console = crate::tty::OwnConsole::new()?;
+    opts.console_socket = Some(console.path().to_path_buf());
+    let blocked = crate::tty::Blocked::new()?;
+    let pid = rt.create(id, &opts)?;
+    log::debug!("run {id}: created, init pid {pid}; proxying its terminal");
+    let attached = console
+        .receive_master()
+        .and_then(|master| rt.start(id).map(|()| master));
+    drop(console);
+    let status = attached.and_then(|master| crate::tty::proxy(master, pid, &blocked));
+    let _ = rt.delete(id, true);
+    drop(blocked);
+    status
 }
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
@@ -426,19 +466,56 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         Some(path) => read_process_file(path)?,
         None => exec_process_from_args(rt, a)?,
     };
-    let opts = runtime_core::ExecOptions {
+    let mut opts = runtime_core::ExecOptions {
         process,
         detach: a.detach,
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
     };
-    let code = rt.exec(&a.id, &opts)?;
-    Ok(if a.detach {
-        0
+    let id = &a.id;
+    log::debug!(
+        "exec {id}: {:?}{}{}",
+        opts.process.args().as_deref().unwrap_or_default(),
+        if opts.process.terminal() == Some(true) {
+            ", with a terminal"
+        } else {
+            ""
+        },
+        if a.detach { ", detached" } else { "" }
+    );
+    if opts.process.terminal() == Some(true) && opts.console_socket.is_none() && !a.detach {
+        // As runc: take the terminal ourselves. The library starts the process detached (it
+        // is still our child) and we proxy until it exits.
+        let console = crate::tty::OwnConsole::new()?;
+        opts.console_socket = Some(console.path().to_path_buf());
+        opts.detach = true;
+        let blocked = crate::tty::Blocked::new()?;
+        let pid = rt.exec(id, &opts)?;
+        log::debug!("exec {id}: process pid {pid}; proxying its terminal");
+        let status = match console.receive_master() {
+            Ok(master) => {
+                drop(console);
+                crate::tty::proxy(master, pid, &blocked)
+            }
+            Err(e) => {
+                // SAFETY: kill(2) has no memory effects; pid is our child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                Err(e)
+            }
+        }?;
+        log::debug!("exec {id}: process exited with status {status}");
+        return Ok(status.clamp(0, 255) as u8);
+    }
+    let code = rt.exec(id, &opts)?;
+    if a.detach {
+        log::debug!("exec {id}: process pid {code} started");
+        Ok(0)
     } else {
-        code.clamp(0, 255) as u8
-    })
+        log::debug!("exec {id}: process exited with status {code}");
+        Ok(code.clamp(0, 255) as u8)
+    }
 }
 
 /// An `exec --process` file. Go decodes a missing field as its zero value, so runc takes a

@@ -6,6 +6,7 @@
 
 mod commands;
 mod logging;
+mod tty;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -127,13 +127,15 @@ pub struct Runtime {
 
 /// A terminal needs a console socket to send its master to, and a console socket is only
 /// meaningful with a terminal (runc refuses both mismatches). Returns the socket to use.
+/// (The `baleia` CLI gives a foreground `run -t` or `exec -t` a socket of its own and proxies
+/// the terminal to its stdio, as runc does.)
 pub(crate) fn check_console<'a>(
     p: &oci_spec::runtime::Process,
     socket: Option<&'a Path>,
 ) -> Result<Option<&'a Path>> {
     match (p.terminal() == Some(true), socket) {
         (true, None) => Err(Error::Spec(
-            "process.terminal is true but no --console-socket was given (baleia cannot proxy a terminal itself yet)".into(),
+            "cannot allocate a terminal: process.terminal is true but no --console-socket was given to send it to".into(),
         )),
         (false, Some(_)) => Err(Error::Spec(
             "cannot use a console socket if the process has no terminal (process.terminal is false)".into(),
