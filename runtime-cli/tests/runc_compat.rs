@@ -106,6 +106,7 @@ fn lo_is_up(flags: &str) -> bool {
 fn loopback_is_up_in_a_new_network_namespace_and_untouched_in_a_joined_one() {
     let Some(mut env) = setup("lo") else { return };
     // A server and a client on 127.0.0.1, as `podman exec web wget http://127.0.0.1:8080/`.
+    // httpd backgrounds itself; whether it listens yet can only be seen by trying (bounded).
     env.sh(
         "cat /sys/class/net/lo/flags; mkdir -p /tmp/www; echo hello-lo > /tmp/www/index.html; \
          httpd -p 127.0.0.1:8080 -h /tmp/www; \
