@@ -211,7 +211,12 @@ fn parent_side(
         ))
     })?;
     if let Some(pf) = &opts.pid_file {
-        crate::write_pid_file(pf, pid)?;
+        // The caller cannot track a process whose pid it was not given: end it (runc does).
+        if let Err(e) = crate::write_pid_file(pf, pid) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
+        }
     }
     Ok(pid)
 }

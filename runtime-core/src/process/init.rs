@@ -35,6 +35,8 @@ pub(crate) struct Init {
     /// The session keyring to join (none with --no-new-keyring).
     pub keyring: Option<CString>,
     pub joins: Vec<Join>,
+    /// The network namespace is new (not joined): its `lo` is ours to bring up.
+    pub new_netns: bool,
     pub hostname: Option<CString>,
     pub domainname: Option<CString>,
     pub fifo: CString,
@@ -77,6 +79,7 @@ impl Init {
         self.process.set_oom_score_adj()?;
         self.join_keyring()?;
         self.join_namespaces()?;
+        self.bring_up_loopback()?;
         self.set_names()?;
         let fifo = self.open_exec_fifo()?;
         let prepared = rootfs::prepare(&self.rootfs)?;
@@ -188,6 +191,15 @@ impl Init {
             // this close is the only one; closing early keeps a host namespace out of reach of
             // anything in the container.
             unsafe { libc::close(j.fd.as_raw_fd()) };
+        }
+        Ok(())
+    }
+
+    /// runc and crun bring `lo` up in a network namespace they create, never in a joined one:
+    /// anything that talks to 127.0.0.1 inside needs it.
+    fn bring_up_loopback(&self) -> CResult<()> {
+        if self.new_netns {
+            crate::netlink::loopback_up().or_fail(|b| write!(b, "bring up the loopback interface"))?;
         }
         Ok(())
     }

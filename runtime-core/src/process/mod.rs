@@ -217,13 +217,13 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         state("created"),
-        &l.bundle.dir,
+        Some(&l.bundle.rootfs),
     )?;
     let start_hooks = HookSet::new(
         "startContainer",
         hooks.and_then(|h| h.start_container().as_ref()),
         state("running"),
-        &l.bundle.dir,
+        None,
     )?;
     let runtime_hooks = hooks.is_some_and(|h| {
         #[allow(deprecated)]
@@ -269,6 +269,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             init::keyring_name(l.id)
         },
         joins,
+        new_netns: ns.clone_flags & libc::CLONE_NEWNET != 0,
         hostname: match spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             Some(h) => Some(cstring(h, "hostname")?),
             None => None,
