@@ -147,6 +147,10 @@ pub(crate) mod msg {
     pub const GO: u8 = b'G';
     /// The child failed; the payload is the error text.
     pub const ERROR: u8 = b'E';
+    /// The child made a user namespace: the runtime writes its id maps, then says GO.
+    pub const USERNS: u8 = b'U';
+    /// The middle process forked the init; the payload is its host pid in decimal.
+    pub const PID: u8 = b'P';
 }
 
 /// Report `e` to the runtime over `sock`; when nobody listens any more (after `start`), on

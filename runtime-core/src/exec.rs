@@ -52,7 +52,10 @@ pub struct ExecOptions {
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
 fn namespaces_to_join(pid: i32) -> i32 {
     let mut flags = 0;
+    // setns(2) on a pidfd joins a user namespace first, whatever the order here.
     for (name, flag) in [
+        ("user", libc::CLONE_NEWUSER),
+        ("time", libc::CLONE_NEWTIME),
         ("mnt", libc::CLONE_NEWNS),
         ("uts", libc::CLONE_NEWUTS),
         ("ipc", libc::CLONE_NEWIPC),

@@ -33,6 +33,7 @@ mod container_hooks;
 mod error;
 mod exec;
 mod hooks;
+mod namespaces;
 mod netlink;
 mod process;
 mod rootfs;

@@ -87,6 +87,7 @@ impl Bundle {
         validate_process(process)?;
         if let Some(linux) = spec.linux() {
             validate_linux(linux)?;
+            crate::namespaces::validate(linux, Some(process))?;
         }
         for m in spec.mounts().iter().flatten() {
             if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
@@ -155,13 +156,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             return Err(Error::Spec(format!("duplicate namespace type {t}")));
         }
         seen.push(t);
-        match t {
-            LinuxNamespaceType::User => {
-                return Err(Error::Unsupported("user namespaces (and rootless)".into()))
-            }
-            LinuxNamespaceType::Time => return Err(Error::Unsupported("time namespaces".into())),
-            _ => {}
-        }
         if let Some(p) = ns.path() {
             if !p.exists() {
                 return Err(Error::Spec(format!(
@@ -170,11 +164,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
                 )));
             }
         }
-    }
-    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
-        return Err(Error::Unsupported(
-            "uid/gid mappings (user namespaces)".into(),
-        ));
     }
     if linux.intel_rdt().is_some() {
         return Err(Error::Unsupported("linux.intelRdt".into()));
@@ -187,9 +176,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
     }
     if linux.net_devices().is_some() {
         return Err(Error::Unsupported("linux.netDevices".into()));
-    }
-    if linux.time_offsets().is_some() {
-        return Err(Error::Unsupported("linux.timeOffsets".into()));
     }
     if let Some(p) = linux.rootfs_propagation() {
         crate::rootfs::propagation_flag(p)

@@ -278,7 +278,11 @@ fn cgroup_mount(
 
 fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
     for n in &plan.nodes {
-        make_node(root, n)?;
+        if plan.userns {
+            bind_node(root, n)?;
+        } else {
+            make_node(root, n)?;
+        }
     }
     let dev = resolve::dir(root, &plan.dev, true)?;
     let d = dev.as_raw_fd();
@@ -294,6 +298,15 @@ fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
         Err(e) => return Err(ChildError::sys(e, format_args!("remove /dev/ptmx"))),
     }
     sys::symlinkat(c"pts/ptmx", d, c"ptmx").or_fail(|b| write!(b, "symlink /dev/ptmx"))
+}
+
+/// In a user namespace mknod is refused: the host's device is bound onto an empty file.
+fn bind_node(root: RawFd, n: &DevNode) -> CResult<()> {
+    let shown = n.path.shown.as_str();
+    let target = resolve::file(root, &n.path, true)?;
+    let tree = bind_tree(CWD, &n.host, false).or_fail(|b| write!(b, "bind device {shown}"))?;
+    sys::move_mount_fd(tree.as_raw_fd(), target.as_raw_fd())
+        .or_fail(|b| write!(b, "bind device {shown}"))
 }
 
 fn make_node(root: RawFd, n: &DevNode) -> CResult<()> {

@@ -92,6 +92,9 @@ pub(crate) struct MountStep {
 #[derive(Debug)]
 pub(crate) struct DevNode {
     pub path: InRoot,
+    /// The same device on the host, bound instead of made where mknod is not allowed (in a
+    /// user namespace).
+    pub host: CString,
     pub mode: u32,
     pub rdev: u64,
     pub uid: u32,
@@ -139,6 +142,9 @@ pub(crate) struct RootfsPlan {
     pub readonly: Vec<InRoot>,
     pub masked: Vec<InRoot>,
     pub readonly_root: bool,
+    /// The container has a user namespace of its own: devices are bound from the host, and
+    /// binds keep the flags the kernel locks on them.
+    pub userns: bool,
 }
 
 /// The devices every container gets (runc's list), unless the spec defines the same path.
@@ -160,6 +166,7 @@ impl RootfsPlan {
         no_pivot: bool,
         cgroup_paths: &CgroupPaths,
         mount_ns: bool,
+        userns: bool,
     ) -> Result<RootfsPlan> {
         let linux = spec.linux().as_ref();
         if !mount_ns {
@@ -212,7 +219,7 @@ impl RootfsPlan {
         });
         let steps = mounts
             .iter()
-            .map(|m| mount_step(m, bundle, cgroup_paths))
+            .map(|m| mount_step(m, bundle, cgroup_paths, userns))
             .collect::<Result<Vec<_>>>()?;
         let (nodes, dev_links) = if dev_bound || !mount_ns {
             (Vec::new(), Vec::new())
@@ -264,6 +271,7 @@ impl RootfsPlan {
             readonly,
             masked,
             readonly_root: spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+            userns,
         })
     }
 }
@@ -333,7 +341,32 @@ fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn mount_step(m: &Mount, bundle: &Path, cgroup_paths: &CgroupPaths) -> Result<MountStep> {
+/// The per-mount flags of the mount holding `path`, as mount attributes: in a user namespace
+/// they are locked on a bind of it (the kernel refuses to clear them).
+fn locked_attrs(path: &Path) -> u64 {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(path) else { return 0 };
+    let f = st.flags();
+    let mut a = 0;
+    for (fs, at) in [
+        (FsFlags::ST_RDONLY, crate::sys::attr::RDONLY),
+        (FsFlags::ST_NOSUID, crate::sys::attr::NOSUID),
+        (FsFlags::ST_NODEV, crate::sys::attr::NODEV),
+        (FsFlags::ST_NOEXEC, crate::sys::attr::NOEXEC),
+    ] {
+        if f.contains(fs) {
+            a |= at;
+        }
+    }
+    a
+}
+
+fn mount_step(
+    m: &Mount,
+    bundle: &Path,
+    cgroup_paths: &CgroupPaths,
+    userns: bool,
+) -> Result<MountStep> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]))?;
     let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
@@ -378,6 +411,15 @@ fn mount_step(m: &Mount, bundle: &Path, cgroup_paths: &CgroupPaths) -> Result<Mo
             // A bind keeps its source's flags unless told: then they are replaced, as a
             // remount of the bind would.
             (step.set, step.clr) = remount_attrs(rest);
+            if userns {
+                // Inside a user namespace the source's nosuid/nodev/noexec/ro are locked:
+                // keep them rather than fail with EPERM. The atime mode is locked too, so
+                // it is left as it is.
+                let locked = locked_attrs(&src);
+                step.set |= locked;
+                step.clr &= !(locked | crate::sys::attr::ATIME_MASK | crate::sys::attr::NODIRATIME);
+                step.set &= !(crate::sys::attr::ATIME_MASK | crate::sys::attr::NODIRATIME);
+            }
         }
         return Ok(step);
     }
@@ -467,6 +509,7 @@ fn devices(spec: &Spec) -> Result<(Vec<DevNode>, DevLinks)> {
         }
         nodes.push(DevNode {
             path: InRoot::new(Path::new(path))?,
+            host: path_cstring(Path::new(path))?,
             mode: libc::S_IFCHR | 0o666,
             rdev: libc::makedev(major as u32, minor as u32),
             uid: 0,
@@ -487,6 +530,7 @@ fn devices(spec: &Spec) -> Result<(Vec<DevNode>, DevLinks)> {
         };
         nodes.push(DevNode {
             path: InRoot::new(d.path())?,
+            host: path_cstring(d.path())?,
             mode: kind | (d.file_mode().unwrap_or(0o666) & 0o7777),
             rdev: libc::makedev(d.major() as u32, d.minor() as u32),
             uid: d.uid().unwrap_or(0),
@@ -528,7 +572,7 @@ mod tests {
             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k", "ro"]
         }))
         .expect("mount");
-        let s = mount_step(&m, Path::new("/b"), &CgroupPaths::default()).expect("step");
+        let s = mount_step(&m, Path::new("/b"), &CgroupPaths::default(), false).expect("step");
         assert_eq!(
             s.set,
             attr::NOSUID | attr::NOEXEC | attr::NODEV | attr::RDONLY
