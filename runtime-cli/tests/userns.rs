@@ -294,3 +294,79 @@ fn a_bind_keeps_its_locked_flags_in_a_user_namespace() {
         );
     }
 }
+
+/// An id-mapped bind with the container's own mapping (idmap and no mappings of its own, as
+/// Kubernetes asks for a volume): a file the host's root owns is the container root's, and a
+/// file the container's uid 1000 writes is uid 1000's on the host, where without the mapping
+/// it would be 101000's.
+#[test]
+fn an_idmapped_volume_shows_host_ids_as_the_containers() {
+    if runtime_lacks("idmapped mounts", "runc < 1.2") {
+        return;
+    }
+    let Some(mut env) = userns_env("idmap") else {
+        return;
+    };
+    let volume = env.dir.join("volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    set_mode(&volume, 0o777);
+    std::fs::write(volume.join("from-host"), "x").unwrap();
+    let mounts = env.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/idmapped", "type": "bind", "source": volume, "options": ["rbind", "idmap"]}));
+    mounts.push(
+        json!({"destination": "/plain", "type": "bind", "source": volume, "options": ["rbind"]}),
+    );
+    env.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    env.sh("stat -c %u /idmapped/from-host /plain/from-host; echo w > /idmapped/from-container");
+    let o = env.run();
+    o.assert_ok("run with an idmapped volume");
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["0", "65534"], "{o}");
+    let meta = std::fs::metadata(volume.join("from-container")).expect("file");
+    assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+    // Mappings of its own: host ids 0.. appear as 5000...
+    let id = env.new_id("idmap");
+    env.config["mounts"].as_array_mut().unwrap().pop();
+    env.config["mounts"].as_array_mut().unwrap().pop();
+    env.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/own", "type": "bind", "source": volume, "options": ["rbind"],
+        "uidMappings": [{"containerID": 0, "hostID": HOST_BASE + 5000, "size": 1000}],
+        "gidMappings": [{"containerID": 0, "hostID": HOST_BASE + 5000, "size": 1000}]
+    }));
+    env.sh("stat -c %u /own/from-host");
+    let o = env.run_id(&id);
+    o.assert_ok("run with an idmapped bind of its own mapping");
+    assert_eq!(o.stdout.trim(), "5000", "{o}");
+}
+
+#[test]
+fn idmapped_mounts_that_cannot_be_made_are_refused() {
+    let Some(mut env) = setup("idmapbad") else {
+        return;
+    };
+    let volume = env.dir.join("volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    env.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/v", "type": "bind", "source": volume, "options": ["rbind", "idmap"]}));
+    env.set_args(&["true"]);
+    let o = env.run();
+    o.assert_fail("idmap without mappings or a user namespace");
+    if !is_runc() {
+        assert!(o.stderr.contains("needs a new user namespace"), "{o}");
+    }
+    env.assert_no_trace(&env.id);
+    let m = env.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .last_mut()
+        .unwrap();
+    m["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 10}]);
+    let id = env.new_id("idmapbad");
+    let o = env.run_id(&id);
+    o.assert_fail("uidMappings without gidMappings");
+    if !is_runc() {
+        assert!(o.stderr.contains("must be given together"), "{o}");
+    }
+    env.assert_no_trace(&id);
+}

@@ -158,6 +158,44 @@ pub(crate) fn write_maps(pid: i32, uid: &str, gid: &str) -> Result<()> {
     Ok(())
 }
 
+/// A user namespace holding the given id maps, for an id-mapped mount: a helper is cloned
+/// into a new user namespace, its maps are written, and its namespace is kept by fd.
+pub(crate) fn userns_with_maps(uid: &str, gid: &str) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let (r, w) = crate::sys::pipe(0).map_err(|e| Error::sys("pipe for an id-mapping helper", e))?;
+    // SAFETY: the child only closes, reads a pipe and leaves through _exit.
+    let forked = unsafe { crate::sys::clone3(libc::CLONE_NEWUSER as u64, None) };
+    let pid = match forked {
+        Err(e) => {
+            return Err(Error::sys(
+                "clone a user namespace for an id-mapped mount",
+                e,
+            ))
+        }
+        Ok(crate::sys::Forked::Child { .. }) => {
+            // SAFETY: our copy of the write end; the plan is never dropped here.
+            unsafe { libc::close(w.as_raw_fd()) };
+            let mut b = [0u8; 1];
+            let _ = crate::sys::read(r.as_raw_fd(), &mut b);
+            crate::sys::exit_now(0)
+        }
+        Ok(crate::sys::Forked::Parent(pid)) => pid,
+    };
+    drop(r);
+    let made = write_maps(pid, uid, gid).and_then(|()| {
+        let path = format!("/proc/{pid}/ns/user");
+        nix::fcntl::open(
+            path.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys(format!("open {path}"), e))
+    });
+    drop(w);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    made
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

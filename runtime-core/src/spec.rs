@@ -89,22 +89,6 @@ impl Bundle {
             validate_linux(linux)?;
             crate::namespaces::validate(linux, Some(process))?;
         }
-        for m in spec.mounts().iter().flatten() {
-            if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-                return Err(Error::Unsupported(format!(
-                    "idmapped mount on {}",
-                    m.destination().display()
-                )));
-            }
-            for o in m.options().iter().flatten() {
-                if matches!(o.as_str(), "idmap" | "ridmap") {
-                    return Err(Error::Unsupported(format!(
-                        "idmapped mount on {}",
-                        m.destination().display()
-                    )));
-                }
-            }
-        }
         Ok(())
     }
 }

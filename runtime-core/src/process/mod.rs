@@ -229,7 +229,14 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         None => None,
     };
     let ns = plan_namespaces(spec, cgroup_dir.is_some())?;
-    let rootfs = RootfsPlan::new(
+    let container_maps = match (ns.new_user, spec.linux().as_ref()) {
+        (true, Some(linux)) => Some((
+            crate::namespaces::map_text(linux.uid_mappings().as_deref().unwrap_or(&[])),
+            crate::namespaces::map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
+        )),
+        _ => None,
+    };
+    let mut rootfs = RootfsPlan::new(
         spec,
         &l.bundle.dir,
         &l.bundle.rootfs,
@@ -237,7 +244,11 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         l.cgroup_paths,
         ns.has_mnt,
         ns.new_user || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER),
+        container_maps
+            .as_ref()
+            .map(|(u, g)| (u.as_str(), g.as_str())),
     )?;
+    rootfs.prepare_idmapped_mounts()?;
     let passwd = finish::passwd_for_create(spec, &l.bundle.dir, &l.bundle.rootfs);
     let plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref())?;
     let hooks = spec.hooks().as_ref();
@@ -293,6 +304,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         });
     }
     let mut keep: Vec<RawFd> = vec![child_sock.as_raw_fd(), fifo_fd.as_raw_fd()];
+    keep.extend(rootfs.move_fds_above(min_fd)?);
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep.extend(joins.iter().map(|j| j.fd.as_raw_fd()));
     let v1 = cgroup_dir.is_none();
@@ -317,13 +329,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         }
         None
     };
-    let maps = match (new_user, spec.linux().as_ref()) {
-        (true, Some(linux)) => Some((
-            crate::namespaces::map_text(linux.uid_mappings().as_deref().unwrap_or(&[])),
-            crate::namespaces::map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
-        )),
-        _ => None,
-    };
+    let maps = container_maps;
     let oom = plan.oom_score_adj().map(|c| c.to_bytes().to_vec());
     if let (true, Some(dir), Some(linux)) = (new_user, l.cgroup_paths.unified_only(), spec.linux())
     {
