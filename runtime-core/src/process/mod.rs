@@ -242,11 +242,13 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         &l.bundle.rootfs,
         l.no_pivot,
         l.cgroup_paths,
-        ns.has_mnt,
-        ns.new_user || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER),
-        container_maps
-            .as_ref()
-            .map(|(u, g)| (u.as_str(), g.as_str())),
+        crate::rootfs::NsView {
+            mount: ns.has_mnt,
+            user: ns.new_user || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER),
+            maps: container_maps
+                .as_ref()
+                .map(|(u, g)| (u.as_str(), g.as_str())),
+        },
     )?;
     rootfs.prepare_idmapped_mounts()?;
     let passwd = finish::passwd_for_create(spec, &l.bundle.dir, &l.bundle.rootfs);

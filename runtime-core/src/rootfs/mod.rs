@@ -97,6 +97,16 @@ pub(crate) struct MountStep {
     pub what: String,
 }
 
+/// The container's namespaces, as far as its filesystem view cares.
+pub(crate) struct NsView<'a> {
+    /// A mount namespace of its own.
+    pub mount: bool,
+    /// A user namespace of its own (new or joined).
+    pub user: bool,
+    /// A new user namespace's uid_map and gid_map text.
+    pub maps: Option<(&'a str, &'a str)>,
+}
+
 /// The id mapping of a mount.
 #[derive(Debug)]
 pub(crate) struct Idmap {
@@ -248,10 +258,13 @@ impl RootfsPlan {
         rootfs: &Path,
         no_pivot: bool,
         cgroup_paths: &CgroupPaths,
-        mount_ns: bool,
-        userns: bool,
-        container_maps: Option<(&str, &str)>,
+        ns: NsView,
     ) -> Result<RootfsPlan> {
+        let NsView {
+            mount: mount_ns,
+            user: userns,
+            maps: container_maps,
+        } = ns;
         let linux = spec.linux().as_ref();
         if !mount_ns {
             no_mount_namespace_allows(spec)?;
