@@ -1,7 +1,8 @@
 # The OCI conformance suite (conformance/): `make test-conformance` runs it against baleia
-# and fails on a regression against conformance/baleia-passing.txt; `make conformance`
-# runs it against baleia, runc and crun and writes the side-by-side table to
-# conformance/README.md.
+# and fails on a regression against conformance/baleia-passing.txt; `make
+# test-conformance-fake` fails if any test passes against a binary that runs nothing;
+# `make conformance` runs it against baleia, runc and crun and writes the side-by-side
+# table to conformance/README.md.
 
 CONF_TARGET := x86_64-unknown-linux-gnu
 CONF_BIN := $(TARGET_DIR)/release/baleia-conformance
@@ -11,9 +12,9 @@ CONF_PASSING := conformance/baleia-passing.txt
 RUNC ?= /usr/sbin/runc
 CRUN ?= /usr/bin/crun
 
-TEST_TARGETS += test-conformance
+TEST_TARGETS += test-conformance test-conformance-fake
 
-.PHONY: conformance-build test-conformance conformance
+.PHONY: conformance-build test-conformance test-conformance-fake conformance
 
 # The probe runs inside a busybox rootfs with no libc: link it statically. An explicit
 # --target keeps RUSTFLAGS away from build scripts and proc macros.
@@ -24,6 +25,18 @@ conformance-build: rust
 
 test-conformance: conformance-build
 	$(CONF_BIN) --runtime $(BALEIA) --name baleia --probe $(CONF_PROBE) --expect-pass $(CONF_PASSING)
+
+# A test that passes against a binary that runs nothing cannot tell a runtime from none:
+# /bin/false (fails at everything) and /bin/true (succeeds at everything, starts nothing)
+# must pass no test; --expect-no-pass names any that does. The two runs are independent
+# and mostly wait on the kernel, so they run side by side (~35 s for both).
+test-conformance-fake: conformance-build
+	@rc=0; \
+	$(CONF_BIN) --runtime /bin/false --name false --probe $(CONF_PROBE) --expect-no-pass \
+	    | tail -1 | sed 's|^|/bin/false: |' & f=$$!; \
+	$(CONF_BIN) --runtime /bin/true --name true --probe $(CONF_PROBE) --expect-no-pass \
+	    | tail -1 | sed 's|^|/bin/true: |' & t=$$!; \
+	wait $$f || rc=1; wait $$t || rc=1; exit $$rc
 
 # crun 1.8 refuses a hybrid cgroup host: run it in a private mount namespace without the
 # unified mount, with a private /dev/null node (its `exec --user` chowns /dev/null).

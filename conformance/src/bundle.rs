@@ -71,8 +71,8 @@ fn set_mode(p: &Path, mode: u32) -> Result<(), String> {
 }
 
 /// Copies the template into `dst`: directories are made, large files (the
-/// binaries, never modified in place) hard-linked, small ones copied,
-/// symlinks recreated.
+/// binaries, never modified in place) and symlinks hard-linked, small files
+/// copied.
 ///
 /// ```no_run
 /// use std::path::Path;
@@ -93,9 +93,16 @@ pub fn clone_tree(src: &Path, dst: &Path) -> Result<(), String> {
         if ft.is_dir() {
             clone_tree(&s, &d)?;
         } else if ft.is_symlink() {
-            let t = std::fs::read_link(&s).map_err(|e| format!("readlink {}: {e}", s.display()))?;
-            std::os::unix::fs::symlink(&t, &d)
-                .map_err(|e| format!("symlink {}: {e}", d.display()))?;
+            // A hard link to the template's symlink (linkat does not follow it) costs
+            // an entry instead of a new inode: on this ext4 that is 15 us instead of
+            // 900 us, and the template holds ~400 applet links. A symlink cannot be
+            // changed in place, so sharing one is as safe as sharing a binary.
+            if std::fs::hard_link(&s, &d).is_err() {
+                let t =
+                    std::fs::read_link(&s).map_err(|e| format!("readlink {}: {e}", s.display()))?;
+                std::os::unix::fs::symlink(&t, &d)
+                    .map_err(|e| format!("symlink {}: {e}", d.display()))?;
+            }
         } else if e.metadata().map(|m| m.len() < 65536).unwrap_or(true) {
             // Small files are copied so that a test writing to one cannot
             // change the template under the next test.
@@ -329,6 +336,11 @@ mod tests {
         assert_eq!(
             std::fs::read_link(d.join("bin/sh")).unwrap(),
             Path::new("busybox")
+        );
+        assert_eq!(
+            std::fs::symlink_metadata(t.join("bin/sh")).unwrap().ino(),
+            std::fs::symlink_metadata(d.join("bin/sh")).unwrap().ino(),
+            "the applet symlink is shared, not recreated"
         );
         assert_eq!(
             std::fs::metadata(d.join("tmp")).unwrap().mode() & 0o7777,

@@ -89,6 +89,74 @@ pub fn eq<T: PartialEq + Debug>(what: &str, expected: T, seen: T) -> TestResult 
     }
 }
 
+/// Passes when a command that must fail did, for one of `reasons`: it exited
+/// non-zero (not killed, not past the deadline) and its error text (the
+/// error- and fatal-level `--log` lines and stderr) contains every part of at least one
+/// reason, ignoring case. A failure for another reason is a failure of the
+/// test: a runtime that cannot run at all must not pass must-fail tests.
+/// Where runtimes word the same failure differently the test lists each
+/// wording and says whose it is.
+///
+/// ```
+/// use conformance::harness::failed_for;
+/// use conformance::runtime::Output;
+/// let o = Output { code: Some(1), stderr: "Container Does Not Exist".into(), ..Default::default() };
+/// assert!(failed_for(&o, "state", &[&["does not exist"]]).is_ok());
+/// assert!(failed_for(&o, "state", &[&["already exists"], &["container", "running"]]).is_err());
+/// let ok = Output { code: Some(0), ..Default::default() };
+/// assert!(failed_for(&ok, "state", &[&[""]]).is_err());
+/// ```
+pub fn failed_for(o: &Output, what: &str, reasons: &[&[&str]]) -> TestResult {
+    let want = || {
+        let alts: Vec<String> = reasons
+            .iter()
+            .map(|parts| {
+                parts
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            })
+            .collect();
+        format!("{what} to fail with an error saying {}", alts.join(" or "))
+    };
+    if o.ok() {
+        return Err(fail(want(), "it succeeded"));
+    }
+    if o.timed_out || o.code.is_none() {
+        return Err(fail(want(), o.summary()));
+    }
+    let text = o.error_text().to_lowercase();
+    let matched = reasons
+        .iter()
+        .any(|parts| parts.iter().all(|p| text.contains(&p.to_lowercase())));
+    let seen: String = o.error_text().chars().take(400).collect();
+    check(
+        matched,
+        want(),
+        format!("exit {}: {seen:?}", o.code.unwrap_or(-1)),
+    )
+}
+
+/// [`failed_for`] an id the runtime does not know: runc and baleia say
+/// "container does not exist"; crun 1.8 names the id's missing state file
+/// or directory with ENOENT.
+///
+/// ```
+/// use conformance::runtime::Output;
+/// let o = Output { code: Some(1),
+///     stderr: "error opening file `/r/x1/status`: No such file or directory".into(), ..Default::default() };
+/// assert!(conformance::harness::not_found(&o, "state", "x1").is_ok());
+/// assert!(conformance::harness::not_found(&o, "state", "x2").is_err());
+/// ```
+pub fn not_found(o: &Output, what: &str, id: &str) -> TestResult {
+    failed_for(
+        o,
+        what,
+        &[&["does not exist"], &[id, "no such file or directory"]],
+    )
+}
+
 /// One conformance test.
 #[derive(Clone)]
 pub struct Test {
@@ -98,8 +166,8 @@ pub struct Test {
     pub name: &'static str,
     /// The spec sentence or runc behaviour it checks.
     pub cite: &'static str,
-    /// The body.
-    pub run: fn(&mut Ctx) -> TestResult,
+    /// The body: a function, or a closure over a row of a table of cases.
+    pub run: std::rc::Rc<dyn Fn(&mut Ctx) -> TestResult>,
 }
 
 impl Test {
@@ -113,13 +181,13 @@ impl Test {
         group: &'static str,
         name: &'static str,
         cite: &'static str,
-        run: fn(&mut Ctx) -> TestResult,
+        run: impl Fn(&mut Ctx) -> TestResult + 'static,
     ) -> Test {
         Test {
             group,
             name,
             cite,
-            run,
+            run: std::rc::Rc::new(run),
         }
     }
 
@@ -230,6 +298,31 @@ impl Ctx {
         let id = format!("bc{}-{base}-{n}", std::process::id());
         self.ids.push(id.clone());
         id
+    }
+
+    /// The id of a container this test created, saw in `state`, and deleted:
+    /// an id the runtime no longer knows. Tests of "unknown id" errors use it
+    /// rather than an id never used, so that they also show the runtime knew
+    /// the container before; a binary that answers "does not exist" to
+    /// everything does not pass them.
+    pub fn gone_id(&mut self) -> Result<String, Verdict> {
+        let cfg = self.spec(&[]);
+        let ctr = self.create(&cfg)?;
+        let s = self.state(&ctr.id)?;
+        eq(
+            "state of the container just created",
+            json!([ctr.id, "created"]),
+            json!([s["id"], s["status"]]),
+        )?;
+        let d = self.cmd(&["delete", "--force", &ctr.id])?;
+        check(d.ok(), "delete --force of a created container", d.summary())?;
+        let e = runtime::wait_pid(ctr.pid, CONTAINER_TIMEOUT);
+        check(
+            e != Exit::Timeout,
+            "the init gone after delete --force",
+            "still running",
+        )?;
+        Ok(ctr.id)
     }
 
     /// The default spec running the probe with `args`, in a cgroup of its own.
@@ -414,14 +507,17 @@ impl Ctx {
                 format!("{:?} ({:?})", r.stdout, r.exit),
             ));
         }
-        if r.exit != Exit::Code(0) && r.exit != Exit::Gone {
+        // Gone (no status to read) is not a pass: the harness is the init's
+        // subreaper, so a real container always leaves one.
+        if r.exit != Exit::Code(0) {
             return Err(fail("the probe to exit 0", format!("{:?}", r.exit)));
         }
         Ok(r.facts)
     }
 
-    /// `create` that must fail; returns its output.
-    pub fn create_fails(&mut self, cfg: &Value) -> Result<Output, Verdict> {
+    /// `create` that must fail for one of `reasons` (see [`failed_for`]);
+    /// returns its output.
+    pub fn create_fails(&mut self, cfg: &Value, reasons: &[&[&str]]) -> Result<Output, Verdict> {
         let (out, ctr) = self.try_create(cfg, &[], Io::default())?;
         if let Some(c) = ctr {
             return Err(fail(
@@ -429,7 +525,28 @@ impl Ctx {
                 format!("create succeeded (pid {})", c.pid),
             ));
         }
+        failed_for(&out, "create", reasons)?;
         Ok(out)
+    }
+
+    /// A runtime command that must fail for one of `reasons`; `what` names
+    /// it in the verdict.
+    pub fn cmd_fails(
+        &mut self,
+        args: &[&str],
+        what: &str,
+        reasons: &[&[&str]],
+    ) -> Result<Output, Verdict> {
+        let o = self.cmd(args)?;
+        failed_for(&o, what, reasons)?;
+        Ok(o)
+    }
+
+    /// A command on `id` that must fail because the runtime does not know
+    /// the container (see [`not_found`]).
+    pub fn cmd_not_found(&mut self, args: &[&str], what: &str, id: &str) -> TestResult {
+        let o = self.cmd(args)?;
+        not_found(&o, what, id)
     }
 
     /// The container's state JSON, which must be readable.
@@ -752,6 +869,82 @@ pub fn run_test(suite: &Suite, t: &Test, n: usize) -> Outcome {
         detail,
         millis: start.elapsed().as_millis(),
     }
+}
+
+/// The tests an `--expect-pass` file lists (one `group/name` a line, `#`
+/// comments), read before anything runs so that a wrong path fails at once.
+/// A file that cannot be read, lists nothing, or names a test that is not in
+/// `known` (renamed or removed) is an error, never an empty expectation.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("expect-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let f = dir.join("list");
+/// let known = vec!["g/a".to_string(), "g/b".to_string()];
+/// use conformance::harness::read_expected;
+/// assert!(read_expected(&f, &known).is_err(), "a missing file");
+/// std::fs::write(&f, "# none\n\n").unwrap();
+/// assert!(read_expected(&f, &known).unwrap_err().contains("lists no tests"));
+/// std::fs::write(&f, "g/a\ng/gone\n").unwrap();
+/// assert!(read_expected(&f, &known).unwrap_err().contains("g/gone"));
+/// std::fs::write(&f, "g/a\n# g/b fails\n").unwrap();
+/// assert_eq!(read_expected(&f, &known).unwrap(), ["g/a"]);
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn read_expected(path: &Path, known: &[String]) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let listed: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if listed.is_empty() {
+        return Err(format!("{}: lists no tests", path.display()));
+    }
+    if let Some(unknown) = listed.iter().find(|l| !known.contains(l)) {
+        return Err(format!(
+            "{}: {unknown} is not a test of this suite (renamed or removed?)",
+            path.display()
+        ));
+    }
+    Ok(listed)
+}
+
+/// Compares a run with the tests expected to pass: returns the regressions
+/// (a listed test that failed, skipped, or did not run because --group or
+/// --filter left it out) and the unlisted tests that passed.
+///
+/// ```
+/// use conformance::harness::{check_expected, Outcome};
+/// let o = |n: &str, st: &str| Outcome { group: "g".into(), name: n.into(), cite: "".into(),
+///     status: st.into(), detail: "".into(), millis: 0 };
+/// let listed = ["g/a".to_string(), "g/b".to_string(), "g/c".to_string()];
+/// let (bad, new) = check_expected(&listed, &[o("a", "pass"), o("b", "skip"), o("d", "pass")]);
+/// assert_eq!(bad.len(), 2, "g/b skipped and g/c did not run: {bad:?}");
+/// assert_eq!(new, ["g/d"]);
+/// ```
+pub fn check_expected(listed: &[String], outs: &[Outcome]) -> (Vec<String>, Vec<String>) {
+    let id = |o: &Outcome| format!("{}/{}", o.group, o.name);
+    let mut regressions = Vec::new();
+    for want in listed {
+        match outs.iter().find(|o| id(o) == *want) {
+            Some(o) if o.status == "pass" => {}
+            Some(o) => regressions.push(format!(
+                "{want} is listed as passing but is {}: {}",
+                o.status, o.detail
+            )),
+            None => regressions.push(format!(
+                "{want} is listed as passing but did not run (not selected by --group/--filter)"
+            )),
+        }
+    }
+    let new = outs
+        .iter()
+        .filter(|o| o.status == "pass" && !listed.contains(&id(o)))
+        .map(id)
+        .collect();
+    (regressions, new)
 }
 
 /// Renders outcomes as a text table.

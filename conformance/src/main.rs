@@ -4,9 +4,14 @@
 //! ```text
 //! baleia-conformance --runtime PATH [--name N] [--group G]... [--filter S]
 //!                    [--format table|json|tap] [--probe PATH] [--busybox PATH]
-//!                    [--work DIR] [--expect-pass FILE] [--list]
+//!                    [--work DIR] [--expect-pass FILE | --expect-no-pass] [--list]
 //! baleia-conformance merge NAME=RESULTS.json... [--title T]
 //! ```
+//!
+//! `--expect-pass FILE` exits 1 unless every test FILE lists ran and passed
+//! (and 2 when FILE cannot be read, lists nothing, or names a test the suite
+//! does not have). `--expect-no-pass` exits 1 if any test passes: it is how
+//! `make test` runs the suite against `/bin/false`, which must pass none.
 
 use conformance::harness::{self, Outcome, Suite};
 use std::path::PathBuf;
@@ -21,6 +26,7 @@ struct Args {
     busybox: PathBuf,
     work: Option<PathBuf>,
     expect_pass: Option<PathBuf>,
+    expect_no_pass: bool,
     list: bool,
 }
 
@@ -28,7 +34,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: baleia-conformance --runtime PATH [--name N] [--group G]... [--filter S]...\n\
          \x20      [--format table|json|tap] [--probe PATH] [--busybox PATH] [--work DIR]\n\
-         \x20      [--expect-pass FILE] [--list]\n\
+         \x20      [--expect-pass FILE | --expect-no-pass] [--list]\n\
          \x20  or: baleia-conformance merge NAME=RESULTS.json..."
     );
     std::process::exit(2)
@@ -45,6 +51,7 @@ fn parse(argv: &[String]) -> Args {
         busybox: conformance::bundle::BUSYBOX.into(),
         work: None,
         expect_pass: None,
+        expect_no_pass: false,
         list: false,
     };
     let mut it = argv.iter();
@@ -60,9 +67,13 @@ fn parse(argv: &[String]) -> Args {
             "--busybox" => a.busybox = val().into(),
             "--work" => a.work = Some(val().into()),
             "--expect-pass" => a.expect_pass = Some(val().into()),
+            "--expect-no-pass" => a.expect_no_pass = true,
             "--list" => a.list = true,
             _ => usage(),
         }
+    }
+    if a.expect_no_pass && a.expect_pass.is_some() {
+        usage()
     }
     a
 }
@@ -138,7 +149,19 @@ fn main() {
         std::process::exit(merge(&argv[1..]));
     }
     let a = parse(&argv);
-    let tests: Vec<_> = conformance::groups::all()
+    let all = conformance::groups::all();
+    let known: Vec<String> = all.iter().map(|t| t.id()).collect();
+    let expected = match &a.expect_pass {
+        Some(f) if !a.list => match harness::read_expected(f, &known) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("baleia-conformance: --expect-pass {e}");
+                std::process::exit(2)
+            }
+        },
+        _ => None,
+    };
+    let tests: Vec<_> = all
         .into_iter()
         .filter(|t| a.groups.is_empty() || a.groups.iter().any(|g| g == t.group))
         .filter(|t| a.filters.is_empty() || a.filters.iter().any(|f| t.id().contains(f.as_str())))
@@ -217,33 +240,27 @@ fn main() {
         _ => print!("{}", harness::summary(&outs)),
     }
     let mut code = 0;
-    if let Some(f) = &a.expect_pass {
-        let listed = std::fs::read_to_string(f).unwrap_or_default();
-        for want in listed
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            match outs
-                .iter()
-                .find(|o| format!("{}/{}", o.group, o.name) == want)
-            {
-                Some(o) if o.status == "pass" => {}
-                Some(o) => {
-                    eprintln!(
-                        "REGRESSION: {want} is listed as passing but is {}: {}",
-                        o.status, o.detail
-                    );
-                    code = 1;
-                }
-                None => {}
-            }
+    if let (Some(listed), Some(f)) = (&expected, &a.expect_pass) {
+        let (regressions, new) = harness::check_expected(listed, &outs);
+        for r in &regressions {
+            eprintln!("REGRESSION: {r}");
         }
+        for id in new {
+            eprintln!("new pass (add it to {}): {id}", f.display());
+        }
+        if !regressions.is_empty() {
+            code = 1;
+        }
+    }
+    if a.expect_no_pass {
         for o in outs.iter().filter(|o| o.status == "pass") {
-            let id = format!("{}/{}", o.group, o.name);
-            if !listed.lines().any(|l| l.trim() == id) {
-                eprintln!("new pass (add it to {}): {id}", f.display());
-            }
+            eprintln!(
+                "PASSED WITHOUT A RUNTIME: {}/{} passes against {}: it cannot tell a runtime from a binary that runs nothing",
+                o.group,
+                o.name,
+                suite.runtime.display()
+            );
+            code = 1;
         }
     }
     std::process::exit(code);

@@ -111,6 +111,33 @@ impl Output {
             .collect()
     }
 
+    /// Everything the command said about an error: its error- and
+    /// fatal-level log messages (runc logs the cause of a failed setns from
+    /// its C stage at "fatal", and only a generic error after it) and its
+    /// stderr (runtimes differ in which they use).
+    ///
+    /// ```
+    /// let o = conformance::runtime::Output {
+    ///     log: "{\"level\":\"fatal\",\"msg\":\"why\"}\n{\"level\":\"info\",\"msg\":\"i\"}\n\
+    ///           {\"level\":\"error\",\"msg\":\"boom\"}\n".into(),
+    ///     stderr: "usage\n".into(),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(o.error_text(), "why\nboom\nusage");
+    /// ```
+    pub fn error_text(&self) -> String {
+        let mut parts: Vec<String> = self
+            .log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| ["error", "fatal", "panic"].iter().any(|l| v["level"] == *l))
+            .map(|v| v["msg"].as_str().unwrap_or_default().to_string())
+            .collect();
+        parts.push(self.stderr.trim().to_string());
+        parts.retain(|p| !p.is_empty());
+        parts.join("\n")
+    }
+
     /// A one-line summary for failure messages.
     ///
     /// ```

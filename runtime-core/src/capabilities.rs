@@ -1,31 +1,44 @@
-//! The container process's identity and privileges: rlimits, oom_score_adj, user and groups,
-//! capability sets and no_new_privs, applied in the order the kernel requires.
+//! The container process's identity and privileges: user and groups, capability sets and
+//! no_new_privs, applied in the order the kernel requires.
+//!
+//! The parent turns the spec into bit masks ([`CapPlan`], [`UserPlan`]); the child applies them
+//! with raw syscalls. Raw, not libc's wrappers: glibc's setresuid/setgroups broadcast the change
+//! to every thread it knows of, and in a clone of a multi-threaded program those threads are
+//! the parent's, which would make the child wait for them forever.
 
-use std::fs;
+use std::fmt::Write as _;
 
-use caps::{CapSet, Capability, CapsHashSet};
-use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{LinuxCapabilities, PosixRlimitType, Process};
+use caps::Capability;
+use nix::errno::Errno;
+use oci_spec::runtime::{LinuxCapabilities, Process};
 
-use crate::error::{Error, Result, SysContext};
+use crate::child::{CResult, OrFail};
+use crate::error::{Error, Result};
+use crate::sys;
 
-/// The spec's capability sets converted to the kernel's names, computed in the parent.
+/// The spec's capability sets as kernel bit masks, computed in the parent.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CapPlan {
-    bounding: Option<CapsHashSet>,
-    effective: Option<CapsHashSet>,
-    permitted: Option<CapsHashSet>,
-    inheritable: Option<CapsHashSet>,
-    ambient: Option<CapsHashSet>,
+    /// None: the spec has no `capabilities`, the process keeps what it has.
+    sets: Option<Sets>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Sets {
+    /// Capabilities to drop from the bounding set (those we have and the spec does not list).
+    drop_bounding: u64,
+    effective: u64,
+    permitted: u64,
+    inheritable: u64,
+    /// Ambient capabilities the kernel can take (listed, permitted and inheritable); runc's
+    /// default spec lists ambient capabilities without inheritable ones, and runc skips those.
+    ambient: u64,
 }
 
 /// A set the spec leaves out is empty: `"capabilities": {}` drops every capability, as in runc.
-fn convert(set: &Option<oci_spec::runtime::Capabilities>) -> Result<Option<CapsHashSet>> {
-    let Some(set) = set else {
-        return Ok(Some(CapsHashSet::new()));
-    };
-    let mut out = CapsHashSet::new();
-    for c in set {
+fn mask(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64> {
+    let mut m = 0u64;
+    for c in set.iter().flatten() {
         let name = serde_json::to_value(c)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -33,166 +46,205 @@ fn convert(set: &Option<oci_spec::runtime::Capabilities>) -> Result<Option<CapsH
         let cap: Capability = name
             .parse()
             .map_err(|_| Error::Spec(format!("unknown capability {name:?}")))?;
-        out.insert(cap);
+        m |= 1u64 << cap.index();
     }
-    Ok(Some(out))
+    Ok(m)
+}
+
+/// The capabilities in this process's bounding set.
+fn current_bounding() -> u64 {
+    let mut m = 0;
+    for bit in 0..64u64 {
+        // SAFETY: PR_CAPBSET_READ takes a capability number and returns 0/1 or -1 (EINVAL
+        // past the last capability the kernel knows).
+        match unsafe { libc::prctl(libc::PR_CAPBSET_READ, bit as libc::c_ulong, 0, 0, 0) } {
+            1 => m |= 1 << bit,
+            0 => {}
+            _ => break,
+        }
+    }
+    m
 }
 
 impl CapPlan {
-    /// Convert the spec's capabilities; `None` in the spec leaves the process's sets alone.
+    /// Convert the spec's capabilities; `None` leaves the process's sets alone.
     pub(crate) fn new(caps: Option<&LinuxCapabilities>) -> Result<CapPlan> {
         let Some(c) = caps else {
             return Ok(CapPlan::default());
         };
+        let bounding = mask(c.bounding())?;
+        let permitted = mask(c.permitted())?;
+        let inheritable = mask(c.inheritable())?;
         Ok(CapPlan {
-            bounding: convert(c.bounding())?,
-            effective: convert(c.effective())?,
-            permitted: convert(c.permitted())?,
-            inheritable: convert(c.inheritable())?,
-            ambient: convert(c.ambient())?,
+            sets: Some(Sets {
+                drop_bounding: current_bounding() & !bounding,
+                effective: mask(c.effective())?,
+                permitted,
+                inheritable,
+                ambient: mask(c.ambient())? & permitted & inheritable,
+            }),
         })
     }
+}
 
-    /// Drop from the bounding set everything not listed. Must run while we still hold
-    /// CAP_SETPCAP, i.e. before switching user.
-    pub(crate) fn apply_bounding(&self) -> Result<()> {
-        let Some(keep) = &self.bounding else {
-            return Ok(());
-        };
-        for cap in caps::runtime::thread_all_supported() {
-            if !keep.contains(&cap) {
-                caps::drop(None, CapSet::Bounding, cap)
-                    .map_err(|e| Error::Other(format!("drop {cap} from the bounding set: {e}")))?;
+/// Who the process runs as, computed in the parent.
+#[derive(Debug, Clone)]
+pub(crate) struct UserPlan {
+    pub uid: u32,
+    pub gid: u32,
+    /// Exactly the spec's additionalGids, as runc: the engine has already resolved the image's
+    /// /etc/group (or chose not to, for a numeric --user), so nothing is added.
+    pub groups: Vec<libc::gid_t>,
+    pub no_new_privs: bool,
+}
+
+impl UserPlan {
+    pub(crate) fn new(p: &Process) -> UserPlan {
+        let user = p.user();
+        let mut groups = Vec::new();
+        for g in user.additional_gids().iter().flatten() {
+            if !groups.contains(g) {
+                groups.push(*g);
             }
         }
-        Ok(())
+        UserPlan {
+            uid: user.uid(),
+            gid: user.gid(),
+            groups,
+            no_new_privs: p.no_new_privileges() == Some(true),
+        }
     }
+}
 
-    /// Set permitted, inheritable, effective and ambient, after the user switch.
-    pub(crate) fn apply_sets(&self) -> Result<()> {
-        let set = |which: CapSet, v: &Option<CapsHashSet>, name: &str| -> Result<()> {
-            match v {
-                Some(v) => caps::set(None, which, v)
-                    .map_err(|e| Error::Other(format!("set {name} capabilities: {e}"))),
-                None => Ok(()),
-            }
-        };
-        // effective must stay within permitted at every step: shrink effective first.
-        if let (Some(e), Some(p)) = (&self.effective, &self.permitted) {
-            let both: CapsHashSet = e.intersection(p).copied().collect();
-            set(CapSet::Effective, &Some(both), "effective")?;
-        }
-        set(CapSet::Permitted, &self.permitted, "permitted")?;
-        set(CapSet::Inheritable, &self.inheritable, "inheritable")?;
-        set(CapSet::Effective, &self.effective, "effective")?;
-        if let Some(amb) = &self.ambient {
-            caps::clear(None, CapSet::Ambient)
-                .map_err(|e| Error::Other(format!("clear ambient capabilities: {e}")))?;
-            // The kernel only lets a capability be ambient when it is both permitted and
-            // inheritable; runc's default spec lists ambient capabilities without inheritable
-            // ones, and the kernel would refuse them: those are skipped, as runc does.
-            let perm = caps::read(None, CapSet::Permitted).unwrap_or_default();
-            let inh = caps::read(None, CapSet::Inheritable).unwrap_or_default();
-            for cap in amb {
-                if perm.contains(cap) && inh.contains(cap) {
-                    caps::raise(None, CapSet::Ambient, *cap)
-                        .map_err(|e| Error::Other(format!("raise ambient {cap}: {e}")))?;
-                }
-            }
-        }
+fn raw(r: libc::c_long) -> std::result::Result<(), Errno> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
         Ok(())
     }
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
-    match t {
-        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
-        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
-        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
-        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
-        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
-        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
-        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
-        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
-        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
-        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
-        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
-        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
-        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
-    }
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
 }
 
-/// rlimits and oom_score_adj: set while still privileged, inherited across execve.
-pub(crate) fn apply_limits(p: &Process) -> Result<()> {
-    for r in p.rlimits().iter().flatten() {
-        let lim = libc::rlimit {
-            rlim_cur: r.soft(),
-            rlim_max: r.hard(),
-        };
-        // SAFETY: setrlimit reads a valid rlimit struct.
-        let rc = unsafe { libc::setrlimit(rlimit_resource(r.typ()), &lim) };
-        if rc != 0 {
-            return Err(Error::sys(
-                format!(
-                    "setrlimit {:?} (soft {}, hard {})",
-                    r.typ(),
-                    r.soft(),
-                    r.hard()
-                ),
-                nix::errno::Errno::last(),
-            ));
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+fn capset(e: u64, p: u64, i: u64) -> std::result::Result<(), Errno> {
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = CapHeader {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let lo = |m: u64| m as u32;
+    let hi = |m: u64| (m >> 32) as u32;
+    let data = [
+        CapData {
+            effective: lo(e),
+            permitted: lo(p),
+            inheritable: lo(i),
+        },
+        CapData {
+            effective: hi(e),
+            permitted: hi(p),
+            inheritable: hi(i),
+        },
+    ];
+    // SAFETY: a version-3 header and two data structs, as capset(2) wants.
+    raw(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) })
+}
+
+/// In the child: drop the bounding set (needs CAP_SETPCAP, so before the user switch), switch
+/// to the spec's user keeping capabilities across the uid change, then set the capability
+/// sets and no_new_privs.
+pub(crate) fn switch_user(user: &UserPlan, caps: &CapPlan) -> CResult<()> {
+    if let Some(s) = &caps.sets {
+        for bit in 0..64u64 {
+            if s.drop_bounding & (1 << bit) != 0 {
+                sys::prctl(libc::PR_CAPBSET_DROP, bit, 0, 0, 0)
+                    .or_fail(|b| write!(b, "drop capability {bit} from the bounding set"))?;
+            }
         }
     }
-    if let Some(adj) = p.oom_score_adj() {
-        fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| Error::io(format!("write oom_score_adj {adj}"), e))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0)
+        .or_fail(|b| write!(b, "prctl(PR_SET_KEEPCAPS)"))?;
+    // SAFETY: raw setgroups with a pointer to `groups.len()` gids.
+    raw(unsafe { libc::syscall(libc::SYS_setgroups, user.groups.len(), user.groups.as_ptr()) })
+        .or_fail(|b| write!(b, "setgroups {:?}", user.groups))?;
+    // SAFETY: raw syscalls with integer arguments.
+    raw(unsafe { libc::syscall(libc::SYS_setresgid, user.gid, user.gid, user.gid) })
+        .or_fail(|b| write!(b, "setgid {}", user.gid))?;
+    // SAFETY: as above.
+    raw(unsafe { libc::syscall(libc::SYS_setresuid, user.uid, user.uid, user.uid) })
+        .or_fail(|b| write!(b, "setuid {}", user.uid))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0)
+        .or_fail(|b| write!(b, "prctl(PR_SET_KEEPCAPS, 0)"))?;
+    if let Some(s) = &caps.sets {
+        capset(s.effective, s.permitted, s.inheritable).or_fail(|b| {
+            write!(
+                b,
+                "set capabilities (effective {:#x}, permitted {:#x}, inheritable {:#x})",
+                s.effective, s.permitted, s.inheritable
+            )
+        })?;
+        sys::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as u64,
+            0,
+            0,
+            0,
+        )
+        .or_fail(|b| write!(b, "clear ambient capabilities"))?;
+        for bit in 0..64u64 {
+            if s.ambient & (1 << bit) != 0 {
+                sys::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as u64,
+                    bit,
+                    0,
+                    0,
+                )
+                .or_fail(|b| write!(b, "raise ambient capability {bit}"))?;
+            }
+        }
+    }
+    if user.no_new_privs {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            .or_fail(|b| write!(b, "prctl(PR_SET_NO_NEW_PRIVS)"))?;
     }
     Ok(())
 }
 
-/// The container user's passwd entry (name, home), if /etc/passwd has one.
-pub(crate) fn passwd_entry(uid: u32) -> Option<(String, String)> {
-    let text = fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| (f[0].to_string(), f[5].to_string()))
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Switch to the spec's user keeping capabilities across the uid change, then set the
-/// capability sets. Runs after the pivot (so /etc/group is the container's).
-pub(crate) fn switch_user(p: &Process, caps: &CapPlan) -> Result<()> {
-    let user = p.user();
-    caps.apply_bounding()?;
-    nix::sys::prctl::set_keepcaps(true).ctx(|| "prctl(PR_SET_KEEPCAPS)".into())?;
-    // Exactly the spec's additionalGids, as runc: the engine has already resolved the
-    // image's /etc/group (or chose not to, for a numeric --user), so we add nothing.
-    let mut groups: Vec<Gid> = Vec::new();
-    for g in user.additional_gids().iter().flatten() {
-        if !groups.contains(&Gid::from_raw(*g)) {
-            groups.push(Gid::from_raw(*g));
-        }
+    #[test]
+    fn masks_from_names_and_ambient_needs_permitted_and_inheritable() {
+        let c: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "ambient": ["CAP_KILL", "CAP_CHOWN"],
+            "inheritable": ["CAP_KILL"],
+        }))
+        .expect("caps");
+        let plan = CapPlan::new(Some(&c)).expect("plan");
+        let s = plan.sets.expect("sets");
+        let kill = 1u64 << Capability::CAP_KILL.index();
+        let chown = 1u64 << Capability::CAP_CHOWN.index();
+        assert_eq!(s.effective, kill);
+        assert_eq!(s.permitted, kill | chown);
+        assert_eq!(s.ambient, kill);
+        assert_eq!(s.drop_bounding & (kill | chown), 0);
+        assert!(CapPlan::new(None).expect("none").sets.is_none());
     }
-    nix::unistd::setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
-    nix::unistd::setresgid(
-        Gid::from_raw(user.gid()),
-        Gid::from_raw(user.gid()),
-        Gid::from_raw(user.gid()),
-    )
-    .ctx(|| format!("setgid {}", user.gid()))?;
-    nix::unistd::setresuid(
-        Uid::from_raw(user.uid()),
-        Uid::from_raw(user.uid()),
-        Uid::from_raw(user.uid()),
-    )
-    .ctx(|| format!("setuid {}", user.uid()))?;
-    nix::sys::prctl::set_keepcaps(false).ctx(|| "prctl(PR_SET_KEEPCAPS, 0)".into())?;
-    caps.apply_sets()?;
-    if p.no_new_privileges() == Some(true) {
-        nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
-    }
-    Ok(())
 }

@@ -1,26 +1,33 @@
 //! `exec`: a new process in a running container's namespaces and cgroup.
 //!
 //! The runtime forks a helper, which joins the container's cgroup (done by the runtime) and all
-//! of its namespaces in one setns on a pidfd, then clone3s the real process with CLONE_PARENT:
-//! the new process is born inside the container's pid namespace yet is the runtime's child, so
-//! `exec` can wait for it, and after a detached `exec` it goes to the caller (a subreaper).
-//! The process reports a setup error over the socket; a successful execve closes the socket.
+//! of its namespaces in one setns on a pidfd, enters the container's root, then clone3s the real
+//! process with CLONE_PARENT: the new process is born inside the container's pid namespace yet
+//! is the runtime's child, so `exec` can wait for it, and after a detached `exec` it goes to
+//! the caller (a subreaper). The process reports a setup error over the socket; a successful
+//! execve closes the socket. Like the init, both children only make syscalls on data prepared
+//! here (see `crate::child`).
 
-use std::os::fd::OwnedFd;
+use std::fmt::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
+use std::time::Duration;
 
-use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
-use crate::capabilities::CapPlan;
+use crate::child::{self, msg, CResult, ChildError, OrFail};
 use crate::error::{Error, Result, SysContext};
-use crate::process::{self, Finish, Never, MSG_ERROR, MSG_GO, MSG_READY};
+use crate::process::finish::{self, ProcessPlan};
+use crate::process::{self, Child};
 use crate::state::Record;
 use crate::sys::{self, Forked};
+
+/// How long the helper and the process may take to report, by default.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Options of `exec` (runc's flags of the same names).
 ///
@@ -43,15 +50,18 @@ pub struct ExecOptions {
 }
 
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
-fn namespaces_to_join(pid: i32) -> CloneFlags {
-    let mut flags = CloneFlags::empty();
+fn namespaces_to_join(pid: i32) -> i32 {
+    let mut flags = 0;
+    // setns(2) on a pidfd joins a user namespace first, whatever the order here.
     for (name, flag) in [
-        ("mnt", CloneFlags::CLONE_NEWNS),
-        ("uts", CloneFlags::CLONE_NEWUTS),
-        ("ipc", CloneFlags::CLONE_NEWIPC),
-        ("net", CloneFlags::CLONE_NEWNET),
-        ("pid", CloneFlags::CLONE_NEWPID),
-        ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+        ("user", libc::CLONE_NEWUSER),
+        ("time", libc::CLONE_NEWTIME),
+        ("mnt", libc::CLONE_NEWNS),
+        ("uts", libc::CLONE_NEWUTS),
+        ("ipc", libc::CLONE_NEWIPC),
+        ("net", libc::CLONE_NEWNET),
+        ("pid", libc::CLONE_NEWPID),
+        ("cgroup", libc::CLONE_NEWCGROUP),
     ] {
         let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}")).ok();
         let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
@@ -60,6 +70,29 @@ fn namespaces_to_join(pid: i32) -> CloneFlags {
         }
     }
     flags
+}
+
+/// What the helper and the process need, prepared before the fork.
+struct Helper {
+    sock: OwnedFd,
+    close_ranges: Vec<(u32, u32)>,
+    passed_fds: u32,
+    /// The container's init, whose namespaces we join.
+    pidfd: OwnedFd,
+    join: i32,
+    /// The container's root (`/proc/<pid>/root`): a --no-pivot container's root is a chroot,
+    /// which joining the mount namespace does not give.
+    root: OwnedFd,
+    console: Option<OwnedFd>,
+    host_null: Option<libc::dev_t>,
+    plan: ProcessPlan,
+}
+
+fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
+        return Ok(fd);
+    }
+    sys::dup_at_least(fd.as_raw_fd(), min).ctx(|| format!("move fd {} above {min}", fd.as_raw_fd()))
 }
 
 /// Start `opts.process` in the container of `rec`. Returns the process's host pid (detached)
@@ -72,57 +105,64 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
         Some(profile) => Some(crate::seccomp::compile(profile)?),
         None => None,
     };
-    let exec_plan = process::plan_exec(p)?;
-    let caps = CapPlan::new(p.capabilities().as_ref())?;
+    let min_fd = 3 + opts.preserve_fds as RawFd;
     let pidfd = sys::pidfd_open(rec.pid).ctx(|| format!("pidfd_open {}", rec.pid))?;
     if !crate::state::is_alive(rec.pid, rec.start_time) {
         return Err(Error::NotRunning(rec.id.clone()));
     }
-    let join = namespaces_to_join(rec.pid);
+    let root_path = format!("/proc/{}/root", rec.pid);
+    let root = nix::fcntl::open(
+        root_path.as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open {root_path}"))?;
+    let passwd = finish::read_passwd(root.as_raw_fd());
+    let plan = ProcessPlan::new(p, seccomp, passwd.as_deref())?;
     let console = match &terminal {
-        Some(path) => Some(crate::console::connect(path)?),
+        Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
     };
     let cgroup = crate::cgroups::manager(&rec.cgroup_paths);
-    let (parent_sock, child_sock) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .ctx(|| "socketpair for exec".into())?;
+    let (parent_sock, child_sock) = process::sync_pair()?;
+    let child_sock = above(child_sock, min_fd)?;
+    let pidfd = above(pidfd, min_fd)?;
+    let root = above(root, min_fd)?;
+    let mut keep = vec![child_sock.as_raw_fd(), pidfd.as_raw_fd(), root.as_raw_fd()];
+    keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
+    let helper = Helper {
+        close_ranges: process::close_ranges(opts.preserve_fds, &keep),
+        sock: child_sock,
+        passed_fds: opts.preserve_fds,
+        pidfd,
+        join: namespaces_to_join(rec.pid),
+        root,
+        console,
+        host_null: finish::host_dev_null(),
+        plan,
+    };
     let forwarding = if opts.detach {
         None
     } else {
         Some(crate::signal::block_forwarded()?)
     };
-    let fin = Finish {
-        process: p,
-        exec: &exec_plan,
-        caps: &caps,
-        seccomp: seccomp.as_ref(),
-        preserve_fds: opts.preserve_fds,
-    };
-    // SAFETY: single-threaded here; the child leaves through _exit (after its own clone3).
-    let helper = match unsafe { sys::clone3(0, None) } {
-        Err(e) => return Err(Error::sys("fork the exec helper", e)),
-        Ok(Forked::Child) => {
-            drop(parent_sock);
-            let code = match helper_main(&pidfd, join, &child_sock, console.as_ref(), &fin) {
-                Ok(()) => 0,
-                Err(e) => {
-                    process::send(&child_sock, MSG_ERROR, &e.to_string());
-                    1
-                }
-            };
-            sys::exit_now(code)
+    // SAFETY: the child only runs `helper_main`, which makes syscalls on the prepared data and
+    // leaves through _exit (after its own clone3).
+    let helper_pid = match unsafe { sys::clone3(0, None) } {
+        Err(e) => {
+            if let Some(f) = &forwarding {
+                let _ = crate::signal::restore(f);
+            }
+            return Err(Error::sys("fork the exec helper", e));
         }
+        Ok(Forked::Child { .. }) => helper_main(&helper),
         Ok(Forked::Parent(pid)) => pid,
     };
-    drop(child_sock);
-    drop(console);
-    let result = parent_side(rec, helper, &parent_sock, cgroup.as_ref(), opts);
-    let _ = waitpid(Pid::from_raw(helper), None);
+    drop(helper);
+    let child = Child::new(helper_pid, parent_sock, SETUP_TIMEOUT);
+    let result = parent_side(rec, &child, cgroup.as_ref(), opts);
+    // The helper has done its part (or failed): reap it, never leave it to the caller.
+    drop(child);
     let outcome = match result {
         Ok(pid) if opts.detach => Ok(pid),
         Ok(pid) => match &forwarding {
@@ -139,37 +179,33 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
 
 fn parent_side(
     rec: &Record,
-    helper: i32,
-    sock: &OwnedFd,
+    helper: &Child,
     cgroup: &dyn crate::cgroups::CgroupManager,
     opts: &ExecOptions,
 ) -> Result<i32> {
-    let go = cgroup
-        .add_pid(helper)
+    cgroup
+        .add_pid(helper.pid)
         .map_err(Error::from)
-        .and_then(|()| process::send_checked(sock, MSG_GO));
-    if let Err(e) = go {
-        let _ = kill(Pid::from_raw(helper), Signal::SIGKILL);
-        return Err(e);
-    }
+        .and_then(|()| helper.send(msg::GO))
+        .map_err(|e| helper.error_or(e))?;
     let mut pid = None;
     let mut failure = None;
     loop {
-        let (kind, text) = process::recv(sock).ctx(|| "read from the exec'd process".into())?;
+        let (kind, text) = helper.recv_raw("start the exec'd process")?;
         match kind {
-            Some(MSG_READY) => pid = text.parse::<i32>().ok(),
-            Some(MSG_ERROR) => failure = Some(text),
+            Some(msg::READY) => pid = text.parse::<i32>().ok(),
+            Some(msg::ERROR) => failure = Some(text),
             Some(_) => {}
             // Everyone closed the socket: the helper exited and the process exec'd (or died).
             None => break,
         }
     }
-    if let Some(msg) = failure {
+    if let Some(text) = failure {
         if let Some(pid) = pid {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
         }
-        return Err(Error::Init(msg));
+        return Err(Error::Init(text));
     }
     let pid = pid.ok_or_else(|| {
         Error::Other(format!(
@@ -178,52 +214,68 @@ fn parent_side(
         ))
     })?;
     if let Some(pf) = &opts.pid_file {
-        crate::write_pid_file(pf, pid)?;
+        // The caller cannot track a process whose pid it was not given: end it (runc does).
+        if let Err(e) = crate::write_pid_file(pf, pid) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
+        }
     }
     Ok(pid)
 }
 
-/// The helper: wait until it is in the cgroup, join the namespaces, spawn the process.
-fn helper_main(
-    pidfd: &OwnedFd,
-    join: CloneFlags,
-    sock: &OwnedFd,
-    console: Option<&OwnedFd>,
-    fin: &Finish,
-) -> Result<()> {
-    nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
-    match process::recv(sock).ctx(|| "read from the runtime".into())? {
-        (Some(MSG_GO), _) => {}
-        _ => return Err(Error::Other("the runtime went away".into())),
-    }
-    nix::sched::setns(pidfd, join).ctx(|| "join the container's namespaces".into())?;
-    // SAFETY: the helper is single-threaded; the child ends in execve or _exit.
-    match unsafe { sys::clone3(libc::CLONE_PARENT as u64, None) }
-        .ctx(|| "clone3 the exec'd process".into())?
-    {
-        Forked::Child => {
-            let code = match process_main(console, fin) {
-                Ok(never) => match never {},
-                Err(e) => {
-                    process::report_failure(sock, &e);
-                    1
-                }
-            };
-            sys::exit_now(code)
+/// The helper: keep only its fds, wait until it is in the cgroup, join the namespaces and the
+/// root, spawn the process.
+fn helper_main(h: &Helper) -> ! {
+    let sock = h.sock.as_raw_fd();
+    child::run(Some(sock), || {
+        for &(first, last) in &h.close_ranges {
+            sys::close_range(first, last, 0).or_fail(|b| write!(b, "close fds {first}..{last}"))?;
         }
-        Forked::Parent(pid) => {
-            process::send(sock, MSG_READY, &pid.to_string());
-            Ok(())
+        for fd in 3..3 + h.passed_fds as RawFd {
+            let _ = sys::clear_cloexec(fd);
         }
-    }
+        sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0)
+            .or_fail(|b| write!(b, "prctl(PR_SET_DUMPABLE)"))?;
+        h.plan.set_oom_score_adj()?;
+        match child::recv_kind(sock)? {
+            msg::GO => {}
+            _ => return Err(ChildError::msg(format_args!("the runtime went away"))),
+        }
+        sys::setns(h.pidfd.as_raw_fd(), h.join)
+            .or_fail(|b| write!(b, "join the container's namespaces"))?;
+        sys::fchdir(h.root.as_raw_fd()).or_fail(|b| write!(b, "enter the container's root"))?;
+        sys::chroot(c".").or_fail(|b| write!(b, "chroot into the container's root"))?;
+        // SAFETY: the child only runs `process_main` and leaves through execve or _exit.
+        match unsafe { sys::clone3(libc::CLONE_PARENT as u64, None) }
+            .or_fail(|b| write!(b, "clone3 the exec'd process"))?
+        {
+            Forked::Child { .. } => child::run(Some(sock), || process_main(h)),
+            Forked::Parent(pid) => {
+                let mut digits = [0u8; 20];
+                let text = child::itoa(pid as u64, &mut digits);
+                let _ = sys::send_parts(sock, &[&[msg::READY], text]);
+                sys::exit_now(0)
+            }
+        }
+    })
 }
 
-fn process_main(console: Option<&OwnedFd>, fin: &Finish) -> Result<Never> {
-    // Same reason as in the init: no fd on the host's /dev/null inside the container.
-    process::reopen_dev_null()?;
-    if let Some(c) = console {
-        crate::console::setup(c, fin.process.console_size().as_ref(), false)?;
+fn process_main(h: &Helper) -> CResult<std::convert::Infallible> {
+    // The helper's handles on the init and the root are not the process's.
+    // SAFETY: the plan is never dropped in this child (it ends in execve or _exit), so these
+    // closes are the only ones.
+    unsafe {
+        libc::close(h.pidfd.as_raw_fd());
+        libc::close(h.root.as_raw_fd());
     }
-    let (exe, env) = fin.prepare()?;
-    fin.exec(&exe, &env)
+    sys::chdir(c"/").or_fail(|b| write!(b, "chdir /"))?;
+    finish::reopen_dev_null(h.host_null)?;
+    if let Some(c) = &h.console {
+        crate::console::setup(c, h.plan.console_size, false)?;
+        // SAFETY: as above.
+        unsafe { libc::close(c.as_raw_fd()) };
+    }
+    let exe = h.plan.prepare()?;
+    h.plan.exec(exe)
 }

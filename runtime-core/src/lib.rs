@@ -18,6 +18,10 @@
 //! rt.kill("demo", libc::SIGKILL, false).unwrap();
 //! ```
 
+// A forked child's errors are fixed-size text buffers (see `child`): boxing them to make the
+// Err variant small would allocate, which a child of a multi-threaded program must never do.
+#![allow(clippy::result_large_err)]
+
 pub mod cgroups;
 pub mod features;
 pub mod seccomp;
@@ -27,10 +31,14 @@ pub mod state;
 pub mod time;
 
 mod capabilities;
+mod child;
 mod console;
+mod container_hooks;
 mod error;
 mod exec;
 mod hooks;
+mod namespaces;
+mod netlink;
 mod process;
 mod rootfs;
 mod selfexe;
@@ -44,6 +52,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::Serialize;
 
+pub use child::in_container_child;
 pub use error::{Error, Result};
 pub use exec::ExecOptions;
 pub use selfexe::{protect_binary, protection, Protection};
@@ -77,6 +86,10 @@ pub struct CreateOptions {
     /// passed before the `preserve_fds` ones, and the container gets `LISTEN_FDS=N` and
     /// `LISTEN_PID=1` (the CLI sets this from `LISTEN_FDS` when `LISTEN_PID` is its pid).
     pub listen_fds: u32,
+    /// How long the container's init may take to set itself up before `create` gives up,
+    /// kills it and says which step it was waiting for (default 60 s; the timeouts of the
+    /// createContainer hooks, which the init runs itself, are added).
+    pub setup_timeout: Option<Duration>,
 }
 
 impl CreateOptions {
@@ -132,13 +145,15 @@ pub struct Runtime {
 
 /// A terminal needs a console socket to send its master to, and a console socket is only
 /// meaningful with a terminal (runc refuses both mismatches). Returns the socket to use.
+/// (The `baleia` CLI gives a foreground `run -t` or `exec -t` a socket of its own and proxies
+/// the terminal to its stdio, as runc does.)
 pub(crate) fn check_console<'a>(
     p: &oci_spec::runtime::Process,
     socket: Option<&'a Path>,
 ) -> Result<Option<&'a Path>> {
     match (p.terminal() == Some(true), socket) {
         (true, None) => Err(Error::Spec(
-            "process.terminal is true but no --console-socket was given (baleia cannot proxy a terminal itself yet)".into(),
+            "cannot allocate a terminal: process.terminal is true but no --console-socket was given to send it to".into(),
         )),
         (false, Some(_)) => Err(Error::Spec(
             "cannot use a console socket if the process has no terminal (process.terminal is false)".into(),
@@ -146,6 +161,24 @@ pub(crate) fn check_console<'a>(
         (true, Some(s)) => Ok(Some(s)),
         (false, None) => Ok(None),
     }
+}
+
+/// The OCI state given to hooks on stdin.
+pub(crate) fn hook_state_value(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": spec::OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": annotations,
+    })
 }
 
 /// The OCI state JSON given to hooks on stdin.
@@ -156,15 +189,7 @@ pub(crate) fn hook_state(
     bundle: &Path,
     annotations: &HashMap<String, String>,
 ) -> Vec<u8> {
-    let v = serde_json::json!({
-        "ociVersion": spec::OCI_VERSION,
-        "id": id,
-        "status": status,
-        "pid": pid,
-        "bundle": bundle,
-        "annotations": annotations,
-    });
-    serde_json::to_vec(&v).unwrap_or_default()
+    serde_json::to_vec(&hook_state_value(id, status, pid, bundle, annotations)).unwrap_or_default()
 }
 
 fn record_hook_state(rec: &Record, status: &str, pid: i32) -> Vec<u8> {
@@ -258,6 +283,8 @@ impl Runtime {
         if let Some(r) = &resources {
             cgroups::validate_resources(r)?;
         }
+        // Before anything exists: a frozen cgroup would freeze the init, and us waiting on it.
+        cgroups::manager(&paths).refuse_frozen()?;
         let lock = self.store.reserve(id)?;
         let cgroup = cgroups::manager(&paths);
         // Said before the cgroup is made, so that a create killed from here on leaves a state
@@ -274,7 +301,7 @@ impl Runtime {
                 &paths,
                 cgroup.as_ref(),
                 resources.as_ref(),
-                seccomp.as_ref(),
+                seccomp,
             )
         });
         if made.is_err() {
@@ -296,7 +323,7 @@ impl Runtime {
         paths: &CgroupPaths,
         cgroup: &dyn CgroupManager,
         resources: Option<&oci_spec::runtime::LinuxResources>,
-        seccomp: Option<&seccomp::Program>,
+        seccomp: Option<seccomp::Program>,
     ) -> Result<i32> {
         let created = time::rfc3339_now();
         let state_dir = self.store.dir(id);
@@ -309,7 +336,8 @@ impl Runtime {
             None => None,
         };
         let launch = process::Launch {
-            console: console.as_ref(),
+            console,
+            timeout: opts.setup_timeout.unwrap_or(Duration::from_secs(60)),
             id,
             bundle,
             state_dir: &state_dir,
@@ -325,15 +353,21 @@ impl Runtime {
         let run_hooks = |pid: i32| -> Result<()> {
             let st = hook_state(id, "creating", pid, &bundle.dir, &annotations);
             #[allow(deprecated)]
-            hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st)?;
-            hooks::run(
+            hooks::run_from_bundle(
+                "prestart",
+                hooks.and_then(|h| h.prestart().as_ref()),
+                &st,
+                &bundle.dir,
+            )?;
+            hooks::run_from_bundle(
                 "createRuntime",
                 hooks.and_then(|h| h.create_runtime().as_ref()),
                 &st,
+                &bundle.dir,
             )
         };
         // Dropped on an error below, the init (our child, waiting for release) is killed.
-        let init = process::spawn_init(&launch, &run_hooks)?;
+        let init = process::spawn_init(launch, &run_hooks)?;
         let pid = init.pid();
         self.record_created(id, opts, bundle, paths, created, pid)?;
         init.release()?;
@@ -423,10 +457,11 @@ impl Runtime {
         drop(fd);
         std::fs::remove_file(&fifo).map_err(|e| Error::path("remove", &fifo, e))?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
-            if let Err(e) = hooks::run(
+            if let Err(e) = hooks::run_from_bundle(
                 "poststart",
                 Some(h),
                 &record_hook_state(&rec, "running", rec.pid),
+                &rec.bundle,
             ) {
                 let _ = self.signal(&rec, libc::SIGKILL, true);
                 return Err(e);
@@ -486,11 +521,24 @@ impl Runtime {
     }
 
     /// Send `signal` to the container's init, or with `all` to every process of the container.
+    ///
+    /// With `all`, a stopped container is no error: its init has exited, but its cgroup may
+    /// still hold processes (the init's children, when the container shares a pid namespace
+    /// as under Kubernetes), and those are signalled, as runc does. Signal 0 only checks.
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let rec = self.record(id)?;
         let status = derive_status(&self.store, &rec);
         if status == Status::Stopped {
-            return Err(Error::NotRunning(id.into()));
+            if !all {
+                return Err(Error::NotRunning(id.into()));
+            }
+            let cgroup = cgroups::manager(&rec.cgroup_paths);
+            // An empty (or already removed) cgroup has nothing to signal; freezing it to walk
+            // an empty list would only fail on a removed one.
+            if cgroup.pids()?.is_empty() {
+                return Ok(());
+            }
+            return Ok(cgroup.kill_all(signal)?);
         }
         self.signal(&rec, signal, all)?;
         // A frozen (cgroup v1) process gets nothing until thawed: a SIGKILL to a paused
@@ -503,6 +551,15 @@ impl Runtime {
     }
 
     fn signal(&self, rec: &Record, signal: i32, all: bool) -> Result<()> {
+        log::debug!(
+            "container {}: send signal {signal} to {}",
+            rec.id,
+            if all {
+                "every process in its cgroup".to_string()
+            } else {
+                format!("the init (pid {})", rec.pid)
+            }
+        );
         // With the host's pid namespace, killing the init leaves the rest running: only the
         // cgroup knows every process.
         if all || (rec.host_pid_ns && signal == libc::SIGKILL) {
@@ -575,9 +632,16 @@ impl Runtime {
         }
         remove_cgroup_unless_shared(cgroup.as_ref(), rec.host_pid_ns)?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
-            // The spec: a failing poststop hook must not stop the deletion (runc only logs it;
-            // the library has no log, so the failure is dropped here).
-            let _ = hooks::run("poststop", Some(h), &record_hook_state(&rec, "stopped", 0));
+            // The spec: a failing poststop hook must not stop the deletion (runc only logs it,
+            // as a warning).
+            if let Err(e) = hooks::run_from_bundle(
+                "poststop",
+                Some(h),
+                &record_hook_state(&rec, "stopped", 0),
+                &rec.bundle,
+            ) {
+                log::warn!("{e}");
+            }
         }
         drop(lock);
         self.store.remove(id)
@@ -692,6 +756,30 @@ impl Runtime {
         Ok(stats)
     }
 
+    /// Watch container `id`'s cgroup for OOM kills, as `events` reports them; `None` when the
+    /// host has no memory cgroup to watch.
+    ///
+    /// ```no_run
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// if let Some(mut w) = rt.watch_oom("web").unwrap() {
+    ///     let ev = w.wait(std::time::Duration::from_secs(1)).unwrap();
+    ///     println!("{ev:?}");
+    /// }
+    /// ```
+    pub fn watch_oom(&self, id: &str) -> Result<Option<cgroups::OomWatcher>> {
+        let (rec, _) = self.live_record(id)?;
+        Ok(cgroups::OomWatcher::new(&rec.cgroup_paths)?)
+    }
+
+    /// Whether container `id` still exists under the root (in any state).
+    ///
+    /// ```no_run
+    /// assert!(!runtime_core::Runtime::new("/run/baleia").exists("never-made"));
+    /// ```
+    pub fn exists(&self, id: &str) -> bool {
+        state::validate_id(id).is_ok() && self.store.dir(id).is_dir()
+    }
+
     /// Run a new process in container `id` (runc's `exec`). Detached, returns its host pid;
     /// attached, forwards signals to it and returns its exit status.
     ///
@@ -703,7 +791,10 @@ impl Runtime {
             Status::Stopped => Err(Error::InvalidState(
                 "cannot exec in a stopped container".into(),
             )),
-            Status::Paused => Err(Error::Paused(id.into())),
+            // runc's words; its exec also refuses rather than wait for a thaw.
+            Status::Paused => Err(Error::InvalidState(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            )),
             _ => exec::exec(&rec, opts),
         }
     }

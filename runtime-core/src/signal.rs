@@ -1,25 +1,25 @@
 //! Signals: runc's signal names, and the forwarding loop of an attached `run`.
 
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 use crate::error::{Error, Result, SysContext};
 
 /// Parse a signal as runc does: a number, or a name with or without the `SIG` prefix in any
-/// case (`KILL`, `sigkill`, `SIGRTMIN+3`).
+/// case (`KILL`, `sigkill`, `SIGRTMIN+3`). 0 is valid: like kill(2), it only checks that the
+/// target exists (engines use it to probe).
 ///
 /// ```
 /// use runtime_core::signal::parse;
 /// assert_eq!(parse("KILL").unwrap(), libc::SIGKILL);
 /// assert_eq!(parse("SIGTERM").unwrap(), libc::SIGTERM);
 /// assert_eq!(parse("9").unwrap(), 9);
+/// assert_eq!(parse("0").unwrap(), 0);
 /// assert!(parse("SIGNOPE").is_err());
 /// ```
 pub fn parse(raw: &str) -> Result<i32> {
     let unknown = || Error::Other(format!("unknown signal {raw:?}"));
     if let Ok(n) = raw.parse::<i32>() {
-        return if (1..=libc::SIGRTMAX()).contains(&n) {
+        return if (0..=libc::SIGRTMAX()).contains(&n) {
             Ok(n)
         } else {
             Err(unknown())
@@ -91,39 +91,65 @@ pub(crate) fn restore(f: &Forwarding) -> Result<()> {
         .ctx(|| "restore the signal mask".into())
 }
 
-/// Forward every signal we receive to `pid` until it exits; reap it (and any other child) and
-/// return its exit status, 128+n when it was killed by signal n.
+/// Forward every signal we receive to `pid` (our child) until it exits; reap it and return
+/// its exit status, 128+n when it was killed by signal n.
+///
+/// Waits on a pidfd of that one process and reads the blocked signals from a signalfd, so it
+/// never reaps another child of an embedding program and does not depend on which thread
+/// the kernel picks for SIGCHLD.
 pub(crate) fn forward_until_exit(pid: i32, f: &Forwarding) -> Result<i32> {
-    let target = Pid::from_raw(pid);
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    use std::os::fd::{AsFd, AsRawFd};
+
+    let pidfd = crate::sys::pidfd_open(pid).ctx(|| format!("pidfd_open {pid}"))?;
+    let mut sigs = f.set;
+    sigs.remove(Signal::SIGCHLD);
+    let sfd = SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .ctx(|| "signalfd for the signals to forward".into())?;
     loop {
-        if let Some(code) = reap(target)? {
-            return Ok(code);
+        let mut fds = [
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("wait for the container process", e)),
         }
-        let sig = f.set.wait().ctx(|| "wait for signals".into())?;
-        if sig != Signal::SIGCHLD {
-            // The init may have just exited; ESRCH then is no error, the next reap sees it.
-            let _ = kill(target, sig);
+        while let Ok(Some(info)) = sfd.read_signal() {
+            // The process may have just exited; ESRCH then is no error, the pidfd tells.
+            let _ = crate::sys::pidfd_send_signal(&pidfd, info.ssi_signo as i32);
+        }
+        if fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+        {
+            return reap(pid, pidfd.as_raw_fd());
         }
     }
 }
 
-fn reap(target: Pid) -> Result<Option<i32>> {
+/// waitid(P_PIDFD) of our exited child.
+fn reap(pid: i32, pidfd: i32) -> Result<i32> {
     loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(p, code)) if p == target => return Ok(Some(code)),
-            Ok(WaitStatus::Signaled(p, sig, _)) if p == target => {
-                return Ok(Some(128 + sig as i32))
+        // SAFETY: an all-zero siginfo is valid for the kernel to fill.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on a pidfd of our own child, writing into `info`.
+        let r =
+            unsafe { libc::waitid(libc::P_PIDFD, pidfd as libc::id_t, &mut info, libc::WEXITED) };
+        if r < 0 {
+            match nix::errno::Errno::last() {
+                nix::errno::Errno::EINTR => continue,
+                e => return Err(Error::sys(format!("wait for pid {pid}"), e)),
             }
-            Ok(WaitStatus::StillAlive) => return Ok(None),
-            Ok(_) => continue,
-            Err(nix::errno::Errno::ECHILD) => {
-                return Err(Error::Other(format!(
-                    "lost track of the init (pid {target})"
-                )))
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::sys("waitpid", e)),
         }
+        // SAFETY: waitid filled the child fields of `info`.
+        let status = unsafe { info.si_status() };
+        return Ok(match info.si_code {
+            libc::CLD_EXITED => status,
+            _ => 128 + status,
+        });
     }
 }
 
@@ -136,9 +162,10 @@ mod tests {
         assert_eq!(parse("kill").unwrap(), libc::SIGKILL);
         assert_eq!(parse("SigUsr1").unwrap(), libc::SIGUSR1);
         assert_eq!(parse("15").unwrap(), 15);
+        assert_eq!(parse("0").unwrap(), 0);
         assert_eq!(parse("RTMIN+2").unwrap(), libc::SIGRTMIN() + 2);
         assert_eq!(parse("SIGRTMAX").unwrap(), libc::SIGRTMAX());
-        for bad in ["0", "65", "-1", "FOO", "SIG", "RTMIN+99", ""] {
+        for bad in ["65", "-1", "FOO", "SIG", "RTMIN+99", ""] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

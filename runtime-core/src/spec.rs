@@ -87,22 +87,7 @@ impl Bundle {
         validate_process(process)?;
         if let Some(linux) = spec.linux() {
             validate_linux(linux)?;
-        }
-        for m in spec.mounts().iter().flatten() {
-            if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-                return Err(Error::Unsupported(format!(
-                    "idmapped mount on {}",
-                    m.destination().display()
-                )));
-            }
-            for o in m.options().iter().flatten() {
-                if matches!(o.as_str(), "idmap" | "ridmap") {
-                    return Err(Error::Unsupported(format!(
-                        "idmapped mount on {}",
-                        m.destination().display()
-                    )));
-                }
-            }
+            crate::namespaces::validate(linux, Some(process))?;
         }
         Ok(())
     }
@@ -190,13 +175,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             return Err(Error::Spec(format!("duplicate namespace type {t}")));
         }
         seen.push(t);
-        match t {
-            LinuxNamespaceType::User => {
-                return Err(Error::Unsupported("user namespaces (and rootless)".into()))
-            }
-            LinuxNamespaceType::Time => return Err(Error::Unsupported("time namespaces".into())),
-            _ => {}
-        }
         if let Some(p) = ns.path() {
             if !p.exists() {
                 return Err(Error::Spec(format!(
@@ -205,11 +183,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
                 )));
             }
         }
-    }
-    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
-        return Err(Error::Unsupported(
-            "uid/gid mappings (user namespaces)".into(),
-        ));
     }
     if linux.intel_rdt().is_some() {
         return Err(Error::Unsupported("linux.intelRdt".into()));
@@ -222,9 +195,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
     }
     if linux.net_devices().is_some() {
         return Err(Error::Unsupported("linux.netDevices".into()));
-    }
-    if linux.time_offsets().is_some() {
-        return Err(Error::Unsupported("linux.timeOffsets".into()));
     }
     if let Some(p) = linux.rootfs_propagation() {
         crate::rootfs::propagation_flag(p)
