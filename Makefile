@@ -17,7 +17,7 @@ DIR ?=
 
 # What the demo, the tests and the benchmark need from Debian. libseccomp2: the seccomp tests
 # compare our filters with the host's libseccomp, loaded with dlopen (so not the -dev package).
-DEB_PKGS := busybox-static runc crun hyperfine time jq binutils util-linux gcc libc6-dev pkg-config curl ca-certificates libseccomp2
+DEB_PKGS := busybox-static runc crun hyperfine time jq binutils util-linux gcc libc6-dev pkg-config curl ca-certificates libseccomp2 uidmap
 
 TEST_TARGETS := test-cargo
 -include mk/*.mk

@@ -1,7 +1,7 @@
 //! One function per command, each a thin call into runtime-core.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use runtime_core::{CreateOptions, Error, Runtime};
 
@@ -28,10 +28,10 @@ impl From<Error> for Failure {
 /// Run the parsed command; `Ok(code)` is the exit status.
 pub fn dispatch(cli: &Cli) -> std::result::Result<u8, Failure> {
     if let Some(Command::Exec(a)) = &cli.command {
-        if !cli.version && !cli.systemd_cgroup && cli.rootless.as_deref() != Some("true") {
+        if !cli.version && !cli.systemd_cgroup {
             // runc's exec reports every failure past its argument checks as "exec failed: ..."
             // with status 255, which engines tell apart from the process's own exit status.
-            return exec(&Runtime::new(&cli.root), a).map_err(|e| Failure {
+            return exec(&Runtime::new(state_root(cli)), a).map_err(|e| Failure {
                 message: format!("exec failed: {e}"),
                 code: 255,
             });
@@ -53,13 +53,20 @@ fn run_command(cli: &Cli) -> Result<u8> {
             "--systemd-cgroup (the systemd cgroup driver)".into(),
         ));
     }
-    if cli.rootless.as_deref() == Some("true") {
-        return Err(Error::Unsupported("--rootless=true".into()));
-    }
-    let rt = Runtime::new(&cli.root);
+    let rootless = match cli.rootless.as_deref() {
+        None | Some("auto") => runtime_core::rootless_by_default(),
+        Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(Error::Other(format!(
+                "invalid --rootless value {other:?}: want true, false or auto"
+            )))
+        }
+    };
+    let rt = Runtime::new(state_root(cli));
     match cmd {
         Command::Create(a) => {
-            let opts = create_options(a)?;
+            let opts = create_options(a, rootless)?;
             log::debug!("create {}: bundle {}", a.id, opts.bundle.display());
             let pid = rt.create(&a.id, &opts)?;
             log::debug!("create {}: created, init pid {pid}", a.id);
@@ -95,7 +102,7 @@ fn run_command(cli: &Cli) -> Result<u8> {
             if *keep {
                 return Err(Error::Unsupported("run --keep".into()));
             }
-            let opts = create_options(create)?;
+            let opts = create_options(create, rootless)?;
             let id = &create.id;
             log::debug!(
                 "run {id}: bundle {}{}",
@@ -117,7 +124,7 @@ fn run_command(cli: &Cli) -> Result<u8> {
             }
         }
         Command::List { format, quiet } => list(&rt, format, *quiet).map(|()| 0),
-        Command::Spec { bundle } => spec(bundle).map(|()| 0),
+        Command::Spec { bundle, rootless } => spec(bundle, *rootless).map(|()| 0),
         Command::Exec(a) => exec(&rt, a),
         Command::Pause { id } => {
             log::debug!("pause {id}");
@@ -173,7 +180,22 @@ fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions) -> Result<
     status
 }
 
-fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
+/// runc's default roots: /run/baleia for root, $XDG_RUNTIME_DIR/baleia for a user (or root in a
+/// rootless engine's user namespace, where $USER still names the user).
+fn state_root(cli: &Cli) -> PathBuf {
+    if let Some(r) = &cli.root {
+        return r.clone();
+    }
+    let user = !nix::unistd::geteuid().is_root()
+        || (runtime_core::rootless_by_default()
+            && std::env::var("USER").is_ok_and(|u| u != "root"));
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) if user => PathBuf::from(dir).join("baleia"),
+        _ => PathBuf::from("/run/baleia"),
+    }
+}
+
+fn create_options(a: &CreateArgs, rootless: bool) -> Result<CreateOptions> {
     Ok(CreateOptions {
         listen_fds: listen_fds(),
         console_socket: a.console_socket.clone(),
@@ -183,6 +205,7 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         setup_timeout: None,
+        rootless,
     })
 }
 
@@ -261,15 +284,22 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<()> {
     }
 }
 
-fn spec(bundle: &Path) -> Result<()> {
+fn spec(bundle: &Path, rootless: bool) -> Result<()> {
     let path = bundle.join("config.json");
     if path.exists() {
         return Err(Error::Other(
             "File config.json exists. Remove it first".into(),
         ));
     }
-    std::fs::write(&path, runtime_core::spec::DEFAULT_SPEC)
-        .map_err(|e| Error::Other(format!("write {}: {e}", path.display())))
+    let text = if rootless {
+        runtime_core::spec::rootless_spec(
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )?
+    } else {
+        runtime_core::spec::DEFAULT_SPEC.to_string()
+    };
+    std::fs::write(&path, text).map_err(|e| Error::Other(format!("write {}: {e}", path.display())))
 }
 
 fn ps(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> Result<()> {

@@ -27,9 +27,10 @@ pub enum LogFormat {
     disable_version_flag = true
 )]
 pub struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/baleia")]
-    root: PathBuf,
+    /// Root directory for container state [default: /run/baleia, or $XDG_RUNTIME_DIR/baleia
+    /// for a non-root user].
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Append errors (and debug messages with --debug) to this file.
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -42,7 +43,8 @@ pub struct Cli {
     /// Use systemd's cgroup driver (not implemented yet: refused).
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (only false/auto are implemented).
+    /// Ignore cgroup permission errors: true, false or auto (auto: when not root, or root in a
+    /// user namespace).
     #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
     /// Path to criu (accepted for runc compatibility; checkpointing is not implemented).
@@ -231,6 +233,10 @@ pub enum Command {
         /// Directory to write config.json into.
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
+        /// A spec for a non-root user: a user namespace mapping the caller's uid and gid to
+        /// root, /sys bound from the host, no network namespace and no resource limits.
+        #[arg(long = "rootless", id = "spec_rootless")]
+        rootless: bool,
     },
     /// Run a new process in a running container.
     Exec(ExecArgs),

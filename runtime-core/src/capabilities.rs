@@ -95,6 +95,9 @@ pub(crate) struct UserPlan {
     /// Exactly the spec's additionalGids, as runc: the engine has already resolved the image's
     /// /etc/group (or chose not to, for a numeric --user), so nothing is added.
     pub groups: Vec<libc::gid_t>,
+    /// False in a user namespace whose setgroups is denied (a rootless one whose gid map we
+    /// wrote ourselves): the call would fail, and there are no groups to set.
+    pub set_groups: bool,
     pub no_new_privs: bool,
 }
 
@@ -111,6 +114,7 @@ impl UserPlan {
             uid: user.uid(),
             gid: user.gid(),
             groups,
+            set_groups: true,
             no_new_privs: p.no_new_privileges() == Some(true),
         }
     }
@@ -176,9 +180,11 @@ pub(crate) fn switch_user(user: &UserPlan, caps: &CapPlan) -> CResult<()> {
     }
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0)
         .or_fail(|b| write!(b, "prctl(PR_SET_KEEPCAPS)"))?;
-    // SAFETY: raw setgroups with a pointer to `groups.len()` gids.
-    raw(unsafe { libc::syscall(libc::SYS_setgroups, user.groups.len(), user.groups.as_ptr()) })
-        .or_fail(|b| write!(b, "setgroups {:?}", user.groups))?;
+    if user.set_groups {
+        // SAFETY: raw setgroups with a pointer to `groups.len()` gids.
+        raw(unsafe { libc::syscall(libc::SYS_setgroups, user.groups.len(), user.groups.as_ptr()) })
+            .or_fail(|b| write!(b, "setgroups {:?}", user.groups))?;
+    }
     // SAFETY: raw syscalls with integer arguments.
     raw(unsafe { libc::syscall(libc::SYS_setresgid, user.gid, user.gid, user.gid) })
         .or_fail(|b| write!(b, "setgid {}", user.gid))?;

@@ -118,7 +118,11 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     )
     .ctx(|| format!("open {root_path}"))?;
     let passwd = finish::read_passwd(root.as_raw_fd());
-    let plan = ProcessPlan::new(p, seccomp, passwd.as_deref())?;
+    let mut plan = ProcessPlan::new(p, seccomp, passwd.as_deref())?;
+    let setgroups = format!("/proc/{}/setgroups", rec.pid);
+    if std::fs::read_to_string(&setgroups).is_ok_and(|s| s.trim() == "deny") {
+        plan.without_setgroups()?;
+    }
     let console = match &terminal {
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,

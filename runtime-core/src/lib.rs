@@ -90,6 +90,21 @@ pub struct CreateOptions {
     /// kills it and says which step it was waiting for (default 60 s; the timeouts of the
     /// createContainer hooks, which the init runs itself, are added).
     pub setup_timeout: Option<Duration>,
+    /// Rootless (runc's `--rootless`): when the spec names no cgroupsPath and the caller has no
+    /// permission to make the default cgroup, the container goes without one (a note in the
+    /// log), unless the spec asks for resource limits (then it is an error). See [`rootless_by_default`] for runc's automatic choice.
+    pub rootless: bool,
+}
+
+/// Whether a caller counts as rootless when it does not say (runc's `--rootless auto`): it is
+/// not root, or it is root in a user namespace (a rootless engine runs its runtime there).
+///
+/// ```
+/// let mut o = runtime_core::CreateOptions::new("/tmp/bundle");
+/// o.rootless = runtime_core::rootless_by_default();
+/// ```
+pub fn rootless_by_default() -> bool {
+    !nix::unistd::geteuid().is_root() || namespaces::in_user_namespace()
 }
 
 impl CreateOptions {
@@ -327,10 +342,30 @@ impl Runtime {
     ) -> Result<i32> {
         let created = time::rfc3339_now();
         let state_dir = self.store.dir(id);
-        cgroup.create()?;
-        if let Some(r) = resources {
-            cgroup.apply_resources(r)?;
-        }
+        let no_paths = CgroupPaths::default();
+        let no_cgroup;
+        let (paths, cgroup) = match cgroup.create() {
+            Ok(()) => {
+                if let Some(r) = resources {
+                    cgroup.apply_resources(r)?;
+                }
+                (paths, cgroup)
+            }
+            // As runc: only the default cgroup may be done without; one the spec names is
+            // wanted, and not having it is an error.
+            Err(e) if opts.rootless && e.is_permission() && !names_cgroup(&bundle.spec) => {
+                let _ = remove_cgroup_unless_shared(cgroup, false);
+                if let Some(field) = limits_asked(&bundle.spec) {
+                    return Err(Error::Other(format!(
+                        "rootless: linux.resources.{field} needs a cgroup, and {e}"
+                    )));
+                }
+                log::info!("rootless: the container runs without a cgroup ({e})");
+                no_cgroup = cgroups::manager(&no_paths);
+                (&no_paths, no_cgroup.as_ref())
+            }
+            Err(e) => return Err(e.into()),
+        };
         let console = match opts.console_socket.as_deref() {
             Some(path) => Some(console::connect(path)?),
             None => None,
@@ -825,6 +860,25 @@ fn remove_cgroup_unless_shared(cgroup: &dyn CgroupManager, killed_all: bool) -> 
         cgroup.destroy()?;
     }
     Ok(())
+}
+
+fn names_cgroup(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .is_some_and(|p| !p.as_os_str().is_empty())
+}
+
+/// The first resource limit the spec asks for (the device rules aside: in a user namespace
+/// devices cannot be made anyway), if any.
+fn limits_asked(spec: &oci_spec::runtime::Spec) -> Option<String> {
+    let r = spec.linux().as_ref()?.resources().as_ref()?;
+    let value = serde_json::to_value(r).ok()?;
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, v)| k.as_str() != "devices" && !v.is_null())
+        .map(|(k, _)| k.clone())
 }
 
 /// Undo what a `create` that died before recording its container made: its cgroup. The init

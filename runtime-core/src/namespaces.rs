@@ -9,6 +9,14 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, LinuxTimeOffs
 
 use crate::error::{Error, Result};
 
+/// Whether this process runs in a user namespace other than the host's (whose uid_map maps
+/// the whole range onto itself).
+pub(crate) fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
 /// Check the spec's id mappings and time offsets against its namespaces.
 pub(crate) fn validate(linux: &Linux, process: Option<&Process>) -> Result<()> {
     let ns = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().find(|n| n.typ() == t);
@@ -151,11 +159,120 @@ pub(crate) fn render_offsets(offsets: &HashMap<String, LinuxTimeOffset>) -> Resu
 /// ranges are allowed, and setgroups stays allowed for the container's own groups.
 pub(crate) fn write_maps(pid: i32, uid: &str, gid: &str) -> Result<()> {
     for (file, text) in [("uid_map", uid), ("gid_map", gid)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text.as_bytes())
-            .map_err(|e| Error::path("write", Path::new(&path), e))?;
+        write_proc(pid, file, text)?;
     }
     Ok(())
+}
+
+fn write_proc(pid: i32, file: &str, text: &str) -> Result<()> {
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text.as_bytes()).map_err(|e| Error::path("write", Path::new(&path), e))
+}
+
+/// How one id map of a new user namespace gets written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MapWriter {
+    /// By us: as root any ranges, as another user only our own id.
+    Direct,
+    /// By the setuid helper (`newuidmap`/`newgidmap` of Debian's uidmap package), which
+    /// checks the ranges against /etc/subuid and /etc/subgid: a non-root caller mapping more
+    /// than its own id.
+    Helper(std::path::PathBuf),
+}
+
+/// The id maps of a new user namespace and how they are written, decided before the clone
+/// (the container's process must know whether it may call setgroups).
+#[derive(Debug)]
+pub(crate) struct MapPlan {
+    uid: String,
+    gid: String,
+    uid_writer: MapWriter,
+    gid_writer: MapWriter,
+    /// A non-root caller writing its own gid: the kernel wants setgroups denied first, and the
+    /// container then cannot set groups (as with runc, rootless).
+    deny_setgroups: bool,
+}
+
+impl MapPlan {
+    pub(crate) fn new(uid_maps: &[LinuxIdMapping], gid_maps: &[LinuxIdMapping]) -> Result<MapPlan> {
+        let root = nix::unistd::geteuid().is_root();
+        let own = |maps: &[LinuxIdMapping], id: u32| matches!(maps, [m] if m.host_id() == id && m.size() == 1);
+        let writer = |maps: &[LinuxIdMapping], id: u32, helper: &str| -> Result<MapWriter> {
+            if root || own(maps, id) {
+                return Ok(MapWriter::Direct);
+            }
+            find_helper(helper).map(MapWriter::Helper).ok_or_else(|| {
+                Error::Spec(format!(
+                    "mapping ids other than your own ({id}) as a non-root user needs {helper} \
+                     (Debian package uidmap), which is not in PATH"
+                ))
+            })
+        };
+        let gid_writer = writer(gid_maps, nix::unistd::getegid().as_raw(), "newgidmap")?;
+        Ok(MapPlan {
+            uid: map_text(uid_maps),
+            gid: map_text(gid_maps),
+            uid_writer: writer(uid_maps, nix::unistd::geteuid().as_raw(), "newuidmap")?,
+            deny_setgroups: !root && gid_writer == MapWriter::Direct,
+            gid_writer,
+        })
+    }
+
+    /// uid_map's text.
+    pub(crate) fn uid_text(&self) -> &str {
+        &self.uid
+    }
+
+    /// gid_map's text.
+    pub(crate) fn gid_text(&self) -> &str {
+        &self.gid
+    }
+
+    /// Whether the container's user namespace will have setgroups denied.
+    pub(crate) fn setgroups_denied(&self) -> bool {
+        self.deny_setgroups
+    }
+
+    /// Write the maps of the user namespace `pid` created.
+    pub(crate) fn write(&self, pid: i32) -> Result<()> {
+        write_one(pid, "uid_map", &self.uid, &self.uid_writer)?;
+        if self.deny_setgroups {
+            write_proc(pid, "setgroups", "deny")?;
+        }
+        write_one(pid, "gid_map", &self.gid, &self.gid_writer)
+    }
+}
+
+fn write_one(pid: i32, file: &str, text: &str, writer: &MapWriter) -> Result<()> {
+    let helper = match writer {
+        MapWriter::Direct => return write_proc(pid, file, text),
+        MapWriter::Helper(h) => h,
+    };
+    let args = text.split_whitespace();
+    let out = std::process::Command::new(helper)
+        .arg(pid.to_string())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::path("run", helper, e))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "{} {pid} {}: {} ({})",
+        helper.display(),
+        text.split_whitespace().collect::<Vec<_>>().join(" "),
+        String::from_utf8_lossy(&out.stderr).trim(),
+        out.status
+    )))
+}
+
+/// `name` in PATH (or the usual system directories when PATH is unset).
+fn find_helper(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin:/usr/sbin:/sbin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// A user namespace holding the given id maps, for an id-mapped mount: a helper is cloned

@@ -265,6 +265,52 @@ fn validate_sysctl(
     Ok(())
 }
 
+/// [`DEFAULT_SPEC`] made for a non-root user whose uid and gid are given (runc's `spec
+/// --rootless`): a new user namespace mapping them to root, no network namespace (a user
+/// cannot give it an interface), /sys bound from the host (sysfs cannot be mounted without a
+/// network namespace of one's own), no uid=/gid= mount options (those ids are not mapped), and
+/// no resource limits (a user has no cgroup to set them in, unless one was delegated).
+///
+/// ```
+/// let text = runtime_core::spec::rootless_spec(1000, 1000)?;
+/// let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+/// assert_eq!(v["linux"]["uidMappings"][0]["hostID"], 1000);
+/// # Ok::<(), runtime_core::Error>(())
+/// ```
+pub fn rootless_spec(uid: u32, gid: u32) -> Result<String> {
+    use serde_json::{json, Value};
+    let mut v: Value = serde_json::from_str(DEFAULT_SPEC)
+        .map_err(|e| Error::Other(format!("the default spec: {e}")))?;
+    let linux = &mut v["linux"];
+    if let Some(ns) = linux["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "network" && n["type"] != "user");
+        ns.push(json!({"type": "user"}));
+    }
+    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    if let Some(l) = linux.as_object_mut() {
+        l.remove("resources");
+    }
+    if let Some(mounts) = v["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({
+                    "destination": "/sys",
+                    "type": "none",
+                    "source": "/sys",
+                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                });
+            } else if let Some(opts) = m["options"].as_array_mut() {
+                opts.retain(|o| {
+                    o.as_str()
+                        .is_none_or(|o| !o.starts_with("uid=") && !o.starts_with("gid="))
+                });
+            }
+        }
+    }
+    serde_json::to_string_pretty(&v).map_err(|e| Error::Other(format!("encode the spec: {e}")))
+}
+
 /// The config.json `baleia spec` writes: runc's default (a shell in a busybox-like rootfs,
 /// with the usual namespaces, mounts, masked and read-only paths).
 ///

@@ -57,6 +57,30 @@ pub enum Layout {
     Hybrid,
 }
 
+impl CgroupError {
+    /// Whether this is the kernel refusing us the cgroup tree (EACCES, EPERM, EROFS): what a
+    /// caller without a delegated cgroup meets.
+    ///
+    /// ```
+    /// use runtime_core::cgroups::CgroupError;
+    /// let e = CgroupError::Io {
+    ///     op: "mkdir".into(),
+    ///     path: "/sys/fs/cgroup/x".into(),
+    ///     source: std::io::Error::from_raw_os_error(libc::EACCES),
+    /// };
+    /// assert!(e.is_permission());
+    /// ```
+    pub fn is_permission(&self) -> bool {
+        match self {
+            CgroupError::Io { source, .. } => matches!(
+                source.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::EROFS)
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// Everything that can go wrong in this module. Messages name the file or path and carry the
 /// errno text of the failing syscall.
 #[derive(Debug, thiserror::Error)]

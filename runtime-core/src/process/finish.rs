@@ -103,6 +103,21 @@ pub(crate) fn read_passwd(root: RawFd) -> Option<String> {
 }
 
 impl ProcessPlan {
+    /// For a user namespace whose setgroups is denied: the process keeps the (empty) groups
+    /// the namespace gave it, and asking for additionalGids is an error, as with runc.
+    pub(crate) fn without_setgroups(&mut self) -> Result<()> {
+        if !self.user.groups.is_empty() {
+            return Err(Error::Spec(
+                "process.user.additionalGids cannot be set: setgroups is denied in the \
+                 container's user namespace (a non-root caller mapped its own gid; map more \
+                 gids with newgidmap to allow it)"
+                    .into(),
+            ));
+        }
+        self.user.set_groups = false;
+        Ok(())
+    }
+
     /// Prepare `p`; `passwd` is the container's /etc/passwd when known (for HOME).
     pub(crate) fn new(
         p: &Process,

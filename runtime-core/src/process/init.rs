@@ -54,6 +54,9 @@ pub(crate) struct Init {
     pub joins: Vec<Join>,
     /// The network namespace is new (not joined): its `lo` is ours to bring up.
     pub new_netns: bool,
+    /// The parent that writes our id maps is not root: it (and newuidmap) can only open our
+    /// /proc files while we are dumpable.
+    pub dumpable_for_maps: bool,
     pub hostname: Option<CString>,
     pub domainname: Option<CString>,
     /// The exec fifo, opened read-write by the parent (before any user namespace could keep
@@ -258,8 +261,20 @@ impl Init {
     /// Ask the parent to write our new user namespace's id maps, then become its root (until
     /// then we have no ids in it; the kernel uid is still the host's).
     fn become_root_of_new_user_namespace(&self) -> CResult<()> {
+        // Only for the moment of the writes, as runc does: nothing of the container runs yet,
+        // and we have no ids in the namespace until they are written.
+        let dumpable = |on: u64| {
+            sys::prctl(libc::PR_SET_DUMPABLE, on, 0, 0, 0)
+                .or_fail(|b| write!(b, "prctl(PR_SET_DUMPABLE, {on})"))
+        };
+        if self.dumpable_for_maps {
+            dumpable(1)?;
+        }
         send(self.sock.as_raw_fd(), msg::USERNS)?;
         expect_go(self.sock.as_raw_fd())?;
+        if self.dumpable_for_maps {
+            dumpable(0)?;
+        }
         // Raw syscalls: glibc's would wait for the caller's other threads (see capabilities).
         // SAFETY: plain syscalls with integer arguments.
         unsafe {

@@ -250,10 +250,10 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     };
     let ns = plan_namespaces(spec, cgroup_dir.is_some())?;
     let container_maps = match (ns.new_user, spec.linux().as_ref()) {
-        (true, Some(linux)) => Some((
-            crate::namespaces::map_text(linux.uid_mappings().as_deref().unwrap_or(&[])),
-            crate::namespaces::map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
-        )),
+        (true, Some(linux)) => Some(crate::namespaces::MapPlan::new(
+            linux.uid_mappings().as_deref().unwrap_or(&[]),
+            linux.gid_mappings().as_deref().unwrap_or(&[]),
+        )?),
         _ => None,
     };
     let mut rootfs = RootfsPlan::new(
@@ -267,12 +267,18 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             user: ns.new_user || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER),
             maps: container_maps
                 .as_ref()
-                .map(|(u, g)| (u.as_str(), g.as_str())),
+                .map(|m| (m.uid_text(), m.gid_text())),
         },
     )?;
     rootfs.prepare_idmapped_mounts()?;
     let passwd = finish::passwd_for_create(spec, &l.bundle.dir, &l.bundle.rootfs);
-    let plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref())?;
+    let mut plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref())?;
+    if container_maps
+        .as_ref()
+        .is_some_and(|m| m.setgroups_denied())
+    {
+        plan.without_setgroups()?;
+    }
     let hooks = spec.hooks().as_ref();
     let annotations = spec.annotations().clone().unwrap_or_default();
     let state =
@@ -353,8 +359,14 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     };
     let maps = container_maps;
     let oom = plan.oom_score_adj().map(|c| c.to_bytes().to_vec());
-    if let (true, Some(dir), Some(linux)) = (new_user, l.cgroup_paths.unified_only(), spec.linux())
-    {
+    // Only root can give the cgroup away; a user's own delegated cgroup already belongs to the
+    // container's root when that is the user's id, and is left as it is otherwise.
+    if let (true, true, Some(dir), Some(linux)) = (
+        new_user,
+        nix::unistd::geteuid().is_root(),
+        l.cgroup_paths.unified_only(),
+        spec.linux(),
+    ) {
         delegate_cgroup(dir, linux)?;
     }
     let init = Init {
@@ -368,6 +380,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         },
         joins,
         new_netns: ns.clone_flags & libc::CLONE_NEWNET != 0,
+        dumpable_for_maps: new_user && !nix::unistd::geteuid().is_root(),
         new_user,
         two_step: two,
         hostname: match spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -483,7 +496,7 @@ struct Setup<'a> {
     proactive_cgroup: bool,
     v1: bool,
     /// uid_map and gid_map of a new user namespace.
-    maps: Option<(String, String)>,
+    maps: Option<crate::namespaces::MapPlan>,
     oom: Option<Vec<u8>>,
 }
 
@@ -518,11 +531,10 @@ fn init_side(s: &Setup, child: &mut Child, on_hooks: &dyn Fn(i32) -> Result<()>)
                 child.send(msg::GO).map_err(|e| child.error_or(e))?;
             }
             msg::USERNS => {
-                let (uid, gid) = s.maps.as_ref().ok_or_else(|| {
+                let maps = s.maps.as_ref().ok_or_else(|| {
                     Error::Other("the container's init asked for id maps it has none of".into())
                 })?;
-                crate::namespaces::write_maps(child.pid, uid, gid)
-                    .map_err(|e| child.error_or(e))?;
+                maps.write(child.pid).map_err(|e| child.error_or(e))?;
                 if s.v1 {
                     s.cgroup.add_pid(child.pid).map_err(Error::from)?;
                 }
