@@ -17,7 +17,7 @@ DIR ?=
 
 # What the demo, the tests and the benchmark need from Debian. libseccomp2: the seccomp tests
 # compare our filters with the host's libseccomp, loaded with dlopen (so not the -dev package).
-DEB_PKGS := busybox-static runc crun hyperfine time jq binutils util-linux gcc libc6-dev pkg-config curl ca-certificates libseccomp2 uidmap
+DEB_PKGS := busybox-static runc crun hyperfine time strace jq binutils util-linux gcc libc6-dev pkg-config curl ca-certificates libseccomp2 uidmap
 
 TEST_TARGETS := test-cargo
 -include mk/*.mk
@@ -27,7 +27,7 @@ TEST_TARGETS := test-cargo
 help:
 	@echo "make demo              install deps, build, run a busybox container with baleia"
 	@echo "make test              install deps, build, run every test suite ($(TEST_TARGETS))"
-	@echo "make bench             time baleia, runc and crun on the same bundle"
+	@echo "make bench             time baleia, crun, runc [, youki] on the same bundle (CRUN= RUNC= YOUKI=)"
 	@echo "make bundle DIR=path   make a busybox OCI bundle in path"
 	@echo "make deps | build | fmt | clippy | clean"
 
@@ -78,8 +78,13 @@ test-cargo: export BALEIA_REQUIRE_LIBSECCOMP := 1
 test-cargo:
 	$(CARGO) test --workspace --release --no-fail-fast
 
+# `make bench CRUN=... RUNC=... YOUKI=... BALEIA_BASE=... REPS=5 RUNS=10`: runtimes to compare
+# and the sample size, passed on to both benchmark scripts only when given.
+BENCH_VARS := CRUN RUNC YOUKI BALEIA_BASE REPS RUNS WARMUP OUT
+BENCH_ENV = BALEIA=$(BALEIA) $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)=$($(v))))
+
 bench: deps build
-	BALEIA=$(BALEIA) scripts/bench.sh
+	$(BENCH_ENV) scripts/bench.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -62,4 +62,4 @@ test-cgroup-v2: rust cgroup-v2-deps
 .PHONY: bench-cgroups
 bench: bench-cgroups
 bench-cgroups: deps build
-	BALEIA=$(BALEIA) scripts/bench-cgroups.sh
+	$(BENCH_ENV) scripts/bench-cgroups.sh

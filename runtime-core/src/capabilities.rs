@@ -51,8 +51,20 @@ fn mask(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64> {
     Ok(m)
 }
 
-/// The capabilities in this process's bounding set.
+/// The capabilities in this process's bounding set: the CapBnd line of /proc/self/status
+/// (one read, where asking the kernel bit by bit costs a prctl per capability), or, without
+/// /proc, PR_CAPBSET_READ.
 fn current_bounding() -> u64 {
+    let from_status = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        });
+    if let Some(m) = from_status {
+        return m;
+    }
     let mut m = 0;
     for bit in 0..64u64 {
         // SAFETY: PR_CAPBSET_READ takes a capability number and returns 0/1 or -1 (EINVAL

@@ -135,6 +135,13 @@ const RMDIR_ATTEMPTS: u32 = 50;
 /// Removes `dir` and its sub-cgroups bottom-up. EBUSY (processes still exiting) is retried
 /// with a growing pause, bounded to about a second in all; ENOENT means already gone.
 pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    // The common case, a leaf cgroup whose processes are gone, is one rmdir: the directory is
+    // listed for sub-cgroups only when the kernel refuses (EBUSY also means it has children).
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for sub in subdirs(dir)? {
         remove_tree(&sub)?;
     }

@@ -62,10 +62,14 @@ impl V1Manager {
         };
         let mut chain = Vec::new();
         let mut cur = leaf.to_path_buf();
+        // The nearest ancestor's cpus, found on the way up, is what every empty cgroup below
+        // it gets: read once, not again for each level.
+        let mut source = None;
         loop {
             let cpus = read_opt(&cur, "cpuset.cpus")?;
             let Some(cpus) = cpus else { break };
             if !cpus.trim().is_empty() {
+                source = Some((cur.clone(), cpus));
                 break;
             }
             chain.push(cur.clone());
@@ -73,14 +77,23 @@ impl V1Manager {
                 break;
             }
         }
+        let Some(top) = chain.last() else {
+            return Ok(());
+        };
+        // No ancestor with cpus: the read below names the file that is missing.
+        let (src, cpus) = match source {
+            Some(s) => s,
+            None => {
+                let parent = top.parent().unwrap_or(top);
+                (parent.to_path_buf(), read(parent, "cpuset.cpus")?)
+            }
+        };
+        let mems = read(&src, "cpuset.mems")?;
         for d in chain.iter().rev() {
-            let Some(parent) = d.parent() else { continue };
-            for f in ["cpuset.cpus", "cpuset.mems"] {
-                let v = read(parent, f)?;
-                let cur = read(d, f)?;
-                if cur.trim().is_empty() {
-                    write(d, f, v.trim())?;
-                }
+            // Every directory in the chain was seen with empty cpus.
+            write(d, "cpuset.cpus", cpus.trim())?;
+            if read(d, "cpuset.mems")?.trim().is_empty() {
+                write(d, "cpuset.mems", mems.trim())?;
             }
         }
         Ok(())
