@@ -342,8 +342,10 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         Some(path) => {
             let text = std::fs::read(path)
                 .map_err(|e| Error::Other(format!("read process {}: {e}", path.display())))?;
-            serde_json::from_slice(&text)
-                .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))?
+            runtime_core::spec::parse_process(&text).map_err(|e| match e {
+                Error::Spec(m) => Error::Spec(format!("{} ({})", m, path.display())),
+                e => e,
+            })?
         }
         None => exec_process_from_args(rt, a)?,
     };

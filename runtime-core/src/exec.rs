@@ -21,6 +21,7 @@ use oci_spec::runtime::Process;
 
 use crate::child::{self, msg, CResult, ChildError, OrFail};
 use crate::error::{Error, Result, SysContext};
+use crate::process::attrs::ContainerAttrs;
 use crate::process::finish::{self, ProcessPlan};
 use crate::process::{self, Child};
 use crate::state::Record;
@@ -115,7 +116,9 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     )
     .ctx(|| format!("open {root_path}"))?;
     let passwd = finish::read_passwd(root.as_raw_fd());
-    let plan = ProcessPlan::new(p, seccomp, passwd.as_deref())?;
+    let container = ContainerAttrs::new(rec.memory_policy.as_ref(), rec.personality.as_ref())?;
+    let plan = ProcessPlan::new(p, seccomp, passwd.as_deref(), true, container)?;
+    let initial_cpus = plan.attrs.initial_cpus();
     let console = match &terminal {
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
@@ -157,7 +160,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     };
     drop(helper);
     let child = Child::new(helper_pid, parent_sock, SETUP_TIMEOUT);
-    let result = parent_side(rec, &child, cgroup.as_ref(), opts);
+    let result = parent_side(rec, &child, cgroup.as_ref(), opts, initial_cpus.as_ref());
     // The helper has done its part (or failed): reap it, never leave it to the caller.
     drop(child);
     let outcome = match result {
@@ -179,7 +182,13 @@ fn parent_side(
     helper: &Child,
     cgroup: &dyn crate::cgroups::CgroupManager,
     opts: &ExecOptions,
+    initial_cpus: Option<&crate::process::attrs::Mask>,
 ) -> Result<i32> {
+    // execCPUAffinity.initial: where the helper runs while it is moved into the cgroup. Set
+    // here, on the helper's pid, so that it is in force before the move without a round trip.
+    if let Some(m) = initial_cpus {
+        crate::process::attrs::set_affinity_of(helper.pid, m).map_err(|e| helper.error_or(e))?;
+    }
     cgroup
         .add_pid(helper.pid)
         .map_err(Error::from)

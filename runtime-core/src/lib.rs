@@ -360,6 +360,7 @@ impl Runtime {
         let start_time = state::proc_stat(pid)
             .map(|s| s.start_time)
             .ok_or_else(|| Error::Other(format!("the container's init (pid {pid}) vanished")))?;
+        let linux = bundle.spec.linux().as_ref();
         let rec = Record {
             id: id.to_string(),
             pid,
@@ -377,6 +378,8 @@ impl Runtime {
                 .linux()
                 .as_ref()
                 .and_then(|l| l.seccomp().clone()),
+            memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+            personality: linux.and_then(|l| l.personality().clone()),
         };
         self.store.save(&rec)?;
         if let Some(pf) = &opts.pid_file {

@@ -92,6 +92,12 @@ pub struct Record {
     /// The spec's seccomp profile, which applies to exec'd processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The spec's NUMA memory policy, which exec'd processes get too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+    /// The spec's execution domain, which exec'd processes get too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
 }
 
 /// The state root (`--root`, default `/run/baleia`).

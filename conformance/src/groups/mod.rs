@@ -12,6 +12,7 @@
 
 use crate::harness::Test;
 
+pub mod attrs;
 pub mod fs;
 pub mod io;
 pub mod kill;
@@ -32,5 +33,6 @@ pub fn all() -> Vec<Test> {
     v.extend(ops::tests());
     v.extend(sec::tests());
     v.extend(io::tests());
+    v.extend(attrs::tests());
     v
 }

@@ -19,6 +19,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use oci_spec::runtime::{PosixRlimitType, Process};
 
+use super::attrs::{Attrs, ContainerAttrs};
 use crate::capabilities::{self, CapPlan, UserPlan};
 use crate::child::{Buf, CResult, ChildError, OrFail};
 use crate::error::{Error, Result};
@@ -61,6 +62,8 @@ pub(crate) struct ProcessPlan {
     exe: Exe,
     /// The process's `console_size` as (rows, columns).
     pub(crate) console_size: Option<(u16, u16)>,
+    /// Scheduler, I/O priority, CPU affinity, memory policy, personality.
+    pub(crate) attrs: Attrs,
 }
 
 fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
@@ -103,12 +106,17 @@ pub(crate) fn read_passwd(root: RawFd) -> Option<String> {
 }
 
 impl ProcessPlan {
-    /// Prepare `p`; `passwd` is the container's /etc/passwd when known (for HOME).
+    /// Prepare `p`; `passwd` is the container's /etc/passwd when known (for HOME); `exec` is
+    /// true for a process exec'd into a running container; `container` holds the settings of
+    /// the spec's `linux` that every process gets.
     pub(crate) fn new(
         p: &Process,
         seccomp: Option<Program>,
         passwd: Option<&str>,
+        exec: bool,
+        container: ContainerAttrs,
     ) -> Result<ProcessPlan> {
+        let attrs = Attrs::new(p, exec, container)?;
         let args = p.args().as_deref().unwrap_or(&[]);
         let name = args
             .first()
@@ -181,6 +189,7 @@ impl ProcessPlan {
                 .console_size()
                 .as_ref()
                 .map(|b| (b.height() as u16, b.width() as u16)),
+            attrs,
         })
     }
 
@@ -203,6 +212,8 @@ impl ProcessPlan {
     /// Everything up to the executable lookup, in the container's root; returns the path to
     /// execve.
     pub(crate) fn prepare(&self) -> CResult<&CStr> {
+        // In the cgroup already, and before seccomp and the capability drop (see attrs).
+        self.attrs.apply()?;
         for r in &self.rlimits {
             // SAFETY: prlimit on ourselves with a valid rlimit.
             if unsafe { libc::prlimit(0, r.resource, &r.limit, std::ptr::null_mut()) } != 0 {

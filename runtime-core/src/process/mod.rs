@@ -7,6 +7,7 @@
 //! reports "ready" or an error over the socket, and ends in execve or `_exit`. The parent never
 //! waits for it without a bound.
 
+pub(crate) mod attrs;
 pub(crate) mod finish;
 pub(crate) mod init;
 
@@ -208,7 +209,12 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         ns.has_mnt,
     )?;
     let passwd = finish::passwd_for_create(spec, &l.bundle.dir, &l.bundle.rootfs);
-    let plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref())?;
+    let linux = spec.linux().as_ref();
+    let container = attrs::ContainerAttrs::new(
+        linux.and_then(|l| l.memory_policy().as_ref()),
+        linux.and_then(|l| l.personality().as_ref()),
+    )?;
+    let plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref(), false, container)?;
     let hooks = spec.hooks().as_ref();
     let annotations = spec.annotations().clone().unwrap_or_default();
     let state =
