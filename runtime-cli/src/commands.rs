@@ -48,15 +48,17 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             detach,
             keep,
         } => {
-            if *keep {
-                return Err(Error::Unsupported("run --keep".into()));
-            }
             let opts = create_options(create)?;
+            if *detach && *keep {
+                return Err(Error::Other(
+                    "run: --keep and --detach cannot be used together".into(),
+                ));
+            }
             if *detach {
                 rt.run_detached(&create.id, &opts)?;
                 Ok(0)
             } else {
-                let code = rt.run(&create.id, &opts)?;
+                let code = rt.run_with(&create.id, &opts, *keep)?;
                 Ok(code.clamp(0, 255) as u8)
             }
         }
@@ -77,9 +79,11 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
             id,
         } => events(&rt, id, *stats, interval).map(|()| 0),
         Command::Features => print_json_pretty(&runtime_core::features::features()).map(|()| 0),
-        Command::Checkpoint { .. } | Command::Restore { .. } => {
-            Err(Error::Unsupported("checkpoint/restore".into()))
-        }
+        Command::Checkpoint { .. } | Command::Restore { .. } => Err(Error::Other(
+            "checkpoint/restore are not supported: they need CRIU, which baleia does not \
+             drive yet (and criu does not run on every kernel: see `criu check`)"
+                .into(),
+        )),
     }
 }
 
@@ -93,6 +97,7 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         setup_timeout: None,
+        pidfd_socket: a.pidfd_socket.clone(),
     })
 }
 
@@ -332,12 +337,6 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
     if a.apparmor.is_some() {
         return Err(Error::Unsupported("exec --apparmor".into()));
     }
-    if !a.cgroup.is_empty() {
-        return Err(Error::Unsupported("exec --cgroup".into()));
-    }
-    if a.ignore_paused {
-        return Err(Error::Unsupported("exec --ignore-paused".into()));
-    }
     let process = match &a.process {
         Some(path) => {
             let text = std::fs::read(path)
@@ -355,6 +354,9 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+        cgroup: a.cgroup.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
     };
     let code = rt.exec(&a.id, &opts)?;
     Ok(if a.detach {

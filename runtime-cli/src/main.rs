@@ -44,7 +44,7 @@ pub struct Cli {
     /// Rootless mode: true, false or auto (only false/auto are implemented).
     #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
-    /// Path to criu (accepted for runc compatibility; checkpointing is not implemented).
+    /// Path to criu (accepted for runc compatibility; checkpoint/restore are refused).
     #[arg(long, global = true, hide = true)]
     criu: Option<PathBuf>,
     /// Print the version.
@@ -74,6 +74,9 @@ pub struct CreateArgs {
     /// Pass N additional fds (3..3+N) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
+    /// Unix socket to send a pidfd of the container's init to.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// The container id.
     id: String,
 }
@@ -123,12 +126,16 @@ pub struct ExecArgs {
     /// Pass N additional fds (3..3+N) to the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
-    /// Run in a sub-cgroup (not implemented: refused).
+    /// Run in an existing sub-cgroup of the container's: [controller[,controller]:]path
+    /// (repeatable on cgroup v1).
     #[arg(long)]
     cgroup: Vec<String>,
-    /// Allow exec in a paused container (not implemented: refused).
+    /// Allow exec in a paused container (the process runs once resumed).
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
+    /// Unix socket to send a pidfd of the process to.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// The container id.
     id: String,
     /// The command and its arguments.
@@ -260,12 +267,12 @@ pub enum Command {
     },
     /// Print the features this runtime supports (runtime-spec Features JSON).
     Features,
-    /// Checkpoint a running container (not implemented).
+    /// Checkpoint a running container (needs CRIU: refused).
     Checkpoint {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
-    /// Restore a checkpointed container (not implemented).
+    /// Restore a checkpointed container (needs CRIU: refused).
     Restore {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,

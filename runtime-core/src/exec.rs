@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
@@ -19,6 +19,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
+use crate::cgroups::CgroupPaths;
 use crate::child::{self, msg, CResult, ChildError, OrFail};
 use crate::error::{Error, Result, SysContext};
 use crate::process::attrs::ContainerAttrs;
@@ -48,6 +49,70 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Pass fds 3..3+N of the caller to the process.
     pub preserve_fds: u32,
+    /// Exec even into a paused container (the process runs once it is resumed).
+    pub ignore_paused: bool,
+    /// Existing sub-cgroups of the container's to run the process in (runc's `--cgroup`):
+    /// `sub` for every hierarchy, or `ctrl[,ctrl...]:sub` for v1 controllers.
+    pub cgroup: Vec<String>,
+    /// A unix socket to send a pidfd of the process to (payload `setns`).
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+/// The container's cgroup paths with `--cgroup` applied: each sub-cgroup must exist, and
+/// stays inside the container's cgroup.
+fn exec_cgroups(base: &CgroupPaths, specs: &[String]) -> Result<CgroupPaths> {
+    let mut paths = base.clone();
+    let v2 = base.unified_only().is_some();
+    let mut whole: Option<&str> = None;
+    for spec in specs {
+        let (ctrls, sub) = match spec.split_once(':') {
+            Some((c, s)) => (Some(c), s),
+            None => (None, spec.as_str()),
+        };
+        let bad = |why: &str| Error::Spec(format!("exec --cgroup {spec:?}: {why}"));
+        let rel = Path::new(sub);
+        if sub.is_empty()
+            || rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(bad(
+                "the sub-cgroup must be a relative path inside the container's cgroup",
+            ));
+        }
+        let keys: Vec<String> = match ctrls {
+            None => {
+                if whole.replace(sub).is_some() {
+                    return Err(bad("only one sub-cgroup may be given for every controller"));
+                }
+                base.0.keys().cloned().collect()
+            }
+            Some(_) if v2 => {
+                return Err(bad(
+                    "cgroup v2 has no per-controller sub-cgroups: give the path alone",
+                ))
+            }
+            Some(list) => {
+                let keys: Vec<String> = list.split(',').map(str::to_string).collect();
+                if let Some(k) = keys
+                    .iter()
+                    .find(|k| k.is_empty() || !base.0.contains_key(*k))
+                {
+                    return Err(bad(&format!("no cgroup v1 controller {k:?} on this host")));
+                }
+                keys
+            }
+        };
+        for k in keys {
+            let dir = base.0[&k].join(rel);
+            if !dir.is_dir() {
+                return Err(bad(&format!("{} does not exist", dir.display())));
+            }
+            paths.0.insert(k, dir);
+        }
+    }
+    Ok(paths)
 }
 
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
@@ -123,7 +188,12 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
     };
-    let cgroup = crate::cgroups::manager(&rec.cgroup_paths);
+    let cgroup = crate::cgroups::manager(&exec_cgroups(&rec.cgroup_paths, &opts.cgroup)?);
+    let pidfd_sock = opts
+        .pidfd_socket
+        .as_deref()
+        .map(crate::connect_pidfd_socket)
+        .transpose()?;
     let (parent_sock, child_sock) = process::sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
     let pidfd = above(pidfd, min_fd)?;
@@ -160,7 +230,21 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     };
     drop(helper);
     let child = Child::new(helper_pid, parent_sock, SETUP_TIMEOUT);
-    let result = parent_side(rec, &child, cgroup.as_ref(), opts, initial_cpus.as_ref());
+    let result =
+        parent_side(rec, &child, cgroup.as_ref(), opts, initial_cpus.as_ref()).and_then(|pid| {
+            match &pidfd_sock {
+                Some(sock) => crate::send_pidfd(sock, pid, "setns")
+                    .map(|()| pid)
+                    .inspect_err(|_| {
+                        let _ = nix::sys::signal::kill(
+                            Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                        let _ = waitpid(Pid::from_raw(pid), None);
+                    }),
+                None => Ok(pid),
+            }
+        });
     // The helper has done its part (or failed): reap it, never leave it to the caller.
     drop(child);
     let outcome = match result {

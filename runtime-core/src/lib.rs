@@ -82,6 +82,9 @@ pub struct CreateOptions {
     /// kills it and says which step it was waiting for (default 60 s; the timeouts of the
     /// createContainer hooks, which the init runs itself, are added).
     pub setup_timeout: Option<Duration>,
+    /// A unix socket to send a pidfd of the init to (runc's `--pidfd-socket`): one message,
+    /// payload `standard`, one SCM_RIGHTS fd.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 impl CreateOptions {
@@ -197,6 +200,22 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     )
 }
 
+/// Connect to a `--pidfd-socket` before anything is made, so that a wrong path fails early.
+pub(crate) fn connect_pidfd_socket(path: &Path) -> Result<std::os::fd::OwnedFd> {
+    std::os::unix::net::UnixStream::connect(path)
+        .map(Into::into)
+        .map_err(|e| Error::io(format!("connect to pidfd socket {}", path.display()), e))
+}
+
+/// Send a pidfd of `pid` (our child, so not yet reusable) as runc does: payload `kind`
+/// ("standard" for the init, "setns" for an exec'd process) and one SCM_RIGHTS fd.
+pub(crate) fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32, kind: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let pidfd = sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open {pid}"), e))?;
+    sys::send_fd(sock.as_raw_fd(), kind.as_bytes(), pidfd.as_raw_fd())
+        .map_err(|e| Error::sys(format!("send the pidfd of {pid} to the pidfd socket"), e))
+}
+
 /// The spec's resources with runc's always-allowed devices appended to its device rules, so
 /// the default device nodes stay usable under a spec that denies everything.
 fn with_default_device_rules(
@@ -310,6 +329,11 @@ impl Runtime {
             Some(path) => Some(console::connect(path)?),
             None => None,
         };
+        let pidfd_sock = opts
+            .pidfd_socket
+            .as_deref()
+            .map(connect_pidfd_socket)
+            .transpose()?;
         let launch = process::Launch {
             console,
             timeout: opts.setup_timeout.unwrap_or(Duration::from_secs(60)),
@@ -336,7 +360,10 @@ impl Runtime {
             )
         };
         let pid = process::spawn_init(launch, &run_hooks)?;
-        self.record_created(id, opts, bundle, paths, created, pid)
+        pidfd_sock
+            .as_ref()
+            .map_or(Ok(()), |s| send_pidfd(s, pid, "standard"))
+            .and_then(|()| self.record_created(id, opts, bundle, paths, created, pid))
             .inspect_err(|_| {
                 // The init is our child and still blocked on the fifo: end it and reap it.
                 let _ = nix::sys::signal::kill(
@@ -626,6 +653,12 @@ impl Runtime {
     /// Run container `id` attached: create, start, forward signals, wait, delete. Returns the
     /// exit status runc's `run` would exit with (the init's status, or 128+n when killed by n).
     pub fn run(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+        self.run_with(id, opts, false)
+    }
+
+    /// [`run`](Runtime::run); with `keep` (runc's `run --keep`) the stopped container stays,
+    /// for `state` and `delete` later.
+    pub fn run_with(&self, id: &str, opts: &CreateOptions, keep: bool) -> Result<i32> {
         let forwarded = signal::block_forwarded()?;
         let pid = match self.create(id, opts) {
             Ok(pid) => pid,
@@ -640,7 +673,9 @@ impl Runtime {
             return Err(e);
         }
         let status = signal::forward_until_exit(pid, &forwarded);
-        let _ = self.delete(id, true);
+        if !keep {
+            let _ = self.delete(id, true);
+        }
         let _ = signal::restore(&forwarded);
         status
     }
@@ -706,7 +741,8 @@ impl Runtime {
             Status::Stopped => Err(Error::InvalidState(
                 "cannot exec in a stopped container".into(),
             )),
-            Status::Paused => Err(Error::Paused(id.into())),
+            // --ignore-paused: the process joins the frozen cgroup and runs once thawed.
+            Status::Paused if !opts.ignore_paused => Err(Error::Paused(id.into())),
             _ => exec::exec(&rec, opts),
         }
     }

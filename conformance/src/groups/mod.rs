@@ -13,6 +13,7 @@
 use crate::harness::Test;
 
 pub mod attrs;
+pub mod flags;
 pub mod fs;
 pub mod io;
 pub mod kill;
@@ -34,5 +35,6 @@ pub fn all() -> Vec<Test> {
     v.extend(sec::tests());
     v.extend(io::tests());
     v.extend(attrs::tests());
+    v.extend(flags::tests());
     v
 }
