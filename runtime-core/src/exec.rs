@@ -184,6 +184,15 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     let container = ContainerAttrs::new(rec.memory_policy.as_ref(), rec.personality.as_ref())?;
     let plan = ProcessPlan::new(p, seccomp, passwd.as_deref(), true, container)?;
     let initial_cpus = plan.attrs.initial_cpus();
+    let mut plan = plan;
+    let agent = crate::seccomp::agent::Agent::of(
+        rec.seccomp.as_ref(),
+        &rec.id,
+        &rec.bundle,
+        &rec.annotations,
+        "running",
+        rec.pid,
+    );
     let console = match &terminal {
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
@@ -196,6 +205,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
         .transpose()?;
     let (parent_sock, child_sock) = process::sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
+    plan.sync_sock = Some(child_sock.as_raw_fd());
     let pidfd = above(pidfd, min_fd)?;
     let root = above(root, min_fd)?;
     let mut keep = vec![child_sock.as_raw_fd(), pidfd.as_raw_fd(), root.as_raw_fd()];
@@ -230,21 +240,24 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     };
     drop(helper);
     let child = Child::new(helper_pid, parent_sock, SETUP_TIMEOUT);
-    let result =
-        parent_side(rec, &child, cgroup.as_ref(), opts, initial_cpus.as_ref()).and_then(|pid| {
-            match &pidfd_sock {
-                Some(sock) => crate::send_pidfd(sock, pid, "setns")
-                    .map(|()| pid)
-                    .inspect_err(|_| {
-                        let _ = nix::sys::signal::kill(
-                            Pid::from_raw(pid),
-                            nix::sys::signal::Signal::SIGKILL,
-                        );
-                        let _ = waitpid(Pid::from_raw(pid), None);
-                    }),
-                None => Ok(pid),
-            }
-        });
+    let result = parent_side(
+        rec,
+        &child,
+        cgroup.as_ref(),
+        opts,
+        initial_cpus.as_ref(),
+        agent.as_ref(),
+    )
+    .and_then(|pid| match &pidfd_sock {
+        Some(sock) => crate::send_pidfd(sock, pid, "setns")
+            .map(|()| pid)
+            .inspect_err(|_| {
+                let _ =
+                    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(Pid::from_raw(pid), None);
+            }),
+        None => Ok(pid),
+    });
     // The helper has done its part (or failed): reap it, never leave it to the caller.
     drop(child);
     let outcome = match result {
@@ -267,6 +280,7 @@ fn parent_side(
     cgroup: &dyn crate::cgroups::CgroupManager,
     opts: &ExecOptions,
     initial_cpus: Option<&crate::process::attrs::Mask>,
+    agent: Option<&crate::seccomp::agent::Agent>,
 ) -> Result<i32> {
     // execCPUAffinity.initial: where the helper runs while it is moved into the cgroup. Set
     // here, on the helper's pid, so that it is in force before the move without a round trip.
@@ -280,14 +294,29 @@ fn parent_side(
         .map_err(|e| helper.error_or(e))?;
     let mut pid = None;
     let mut failure = None;
+    // The process may report its listener before the helper reports its pid.
+    let mut listener: Option<i32> = None;
     loop {
         let (kind, text) = helper.recv_raw("start the exec'd process")?;
         match kind {
             Some(msg::READY) => pid = text.parse::<i32>().ok(),
             Some(msg::ERROR) => failure = Some(text),
+            Some(msg::SECCOMP) => listener = Some(process::seccomp_fd(&text)?),
             Some(_) => {}
             // Everyone closed the socket: the helper exited and the process exec'd (or died).
             None => break,
+        }
+        if let (Some(fd), Some(p), None) = (listener, pid, &failure) {
+            listener = None;
+            let handed = agent
+                .ok_or_else(|| Error::Other("a seccomp listener nobody asked for".into()))
+                .and_then(|a| a.hand_over(p, fd))
+                .and_then(|()| helper.send(msg::GO));
+            if let Err(e) = handed {
+                let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(Pid::from_raw(p), None);
+                return Err(e);
+            }
         }
     }
     if let Some(text) = failure {

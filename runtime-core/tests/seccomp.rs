@@ -585,25 +585,18 @@ fn refused_features_and_bad_input_are_clear_errors() {
     let err = |json: &str| compile(&profile(json)).unwrap_err().to_string();
     let e = err(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#);
     assert!(
-        e.contains("SCMP_ACT_NOTIFY") && e.contains("not supported yet"),
+        e.contains("SCMP_ACT_NOTIFY") && e.contains("defaultAction"),
         "{e}"
     );
     let e = err(
         r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
     );
-    assert!(
-        e.contains("syscalls[0]") && e.contains("not supported yet"),
-        "{e}"
-    );
-    let e = err(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock"}"#);
-    assert!(
-        e.contains("listenerPath") && e.contains("/run/agent.sock"),
-        "{e}"
-    );
+    assert!(e.contains("listenerPath"), "{e}");
     let e = err(
-        r#"{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/a.sock",
+            "syscalls":[{"names":["mkdir","read"],"action":"SCMP_ACT_NOTIFY"}]}"#,
     );
-    assert!(e.contains("WAIT_KILLABLE_RECV"), "{e}");
+    assert!(e.contains("syscalls[0]") && e.contains("read"), "{e}");
     let e = err(
         r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO",
             "args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
@@ -627,8 +620,37 @@ fn refused_features_and_bad_input_are_clear_errors() {
     assert!(e.contains("syscalls[0]") && e.contains("empty"), "{e}");
     assert!(matches!(
         compile(&profile(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#)),
-        Err(SeccompError::NotSupported { .. })
+        Err(SeccompError::Notify(_))
     ));
+}
+
+#[test]
+fn notify_rules_return_user_notif_and_ask_for_a_listener() {
+    const USER_NOTIF: u32 = 0x7fc0_0000;
+    const NEW_LISTENER: u32 = 1 << 3;
+    const WAIT_KILLABLE_RECV: u32 = 1 << 5;
+    let p = profile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+            "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOTIFY"},
+                        {"names":["umount2"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    let prog = compile(&p).unwrap();
+    assert!(prog.notifies());
+    assert_eq!(prog.flags(), NEW_LISTENER | WAIT_KILLABLE_RECV);
+    let x = Abi::X86_64;
+    let d = |name: &str| Data::new(x, nr(x, name));
+    assert_eq!(run(&prog, &d("mount")), USER_NOTIF);
+    assert_eq!(run(&prog, &d("umount2")), errno(1));
+    assert_eq!(run(&prog, &d("read")), ALLOW);
+    // Without a notify rule the flag has nothing to act on and no listener is made.
+    let p = profile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+            "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#,
+    );
+    let prog = compile(&p).unwrap();
+    assert!(!prog.notifies());
+    assert_eq!(prog.flags(), 0);
 }
 
 #[test]

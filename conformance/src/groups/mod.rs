@@ -18,6 +18,7 @@ pub mod fs;
 pub mod io;
 pub mod kill;
 pub mod lifecycle;
+pub mod notify;
 pub mod ns;
 pub mod ops;
 pub mod process;
@@ -36,5 +37,6 @@ pub fn all() -> Vec<Test> {
     v.extend(io::tests());
     v.extend(attrs::tests());
     v.extend(flags::tests());
+    v.extend(notify::tests());
     v
 }

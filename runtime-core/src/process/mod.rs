@@ -214,7 +214,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         linux.and_then(|l| l.memory_policy().as_ref()),
         linux.and_then(|l| l.personality().as_ref()),
     )?;
-    let plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref(), false, container)?;
+    let mut plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref(), false, container)?;
     let hooks = spec.hooks().as_ref();
     let annotations = spec.annotations().clone().unwrap_or_default();
     let state =
@@ -251,6 +251,15 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         .ctx(|| format!("mkfifo {}", fifo.display()))?;
     let (parent_sock, child_sock) = sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
+    plan.sync_sock = Some(child_sock.as_raw_fd());
+    let agent = crate::seccomp::agent::Agent::of(
+        linux.and_then(|l| l.seccomp().as_ref()),
+        l.id,
+        &l.bundle.dir,
+        &annotations,
+        "creating",
+        0,
+    );
     let console = match l.console {
         Some(c) => Some(above(c, min_fd)?),
         None => None,
@@ -336,8 +345,15 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             .ctx(|| "return to our own pid namespace".into()),
         None => Ok(()),
     };
-    let result =
-        restored.and_then(|()| init_side(l.cgroup, &mut child, cgroup_dir.is_none(), on_hooks));
+    let result = restored.and_then(|()| {
+        init_side(
+            l.cgroup,
+            &mut child,
+            cgroup_dir.is_none(),
+            on_hooks,
+            agent.as_ref(),
+        )
+    });
     match result {
         Ok(()) => Ok(child.disown()),
         Err(e) => Err(e),
@@ -349,6 +365,7 @@ fn init_side(
     child: &mut Child,
     join_cgroup: bool,
     on_hooks: &dyn Fn(i32) -> Result<()>,
+    agent: Option<&crate::seccomp::agent::Agent>,
 ) -> Result<()> {
     if join_cgroup {
         cgroup
@@ -358,10 +375,18 @@ fn init_side(
             .map_err(|e| child.error_or(e))?;
     }
     loop {
-        match child.recv("finish its setup")? {
+        let (kind, text) = child.recv_raw("finish its setup")?;
+        match child.kind(kind, text.clone())? {
             msg::READY => return Ok(()),
             msg::HOOKS => {
                 on_hooks(child.pid)?;
+                child.send(msg::GO).map_err(|e| child.error_or(e))?;
+            }
+            msg::SECCOMP => {
+                let agent = agent.ok_or_else(|| {
+                    Error::Other("the init made a seccomp listener nobody asked for".into())
+                })?;
+                agent.hand_over(child.pid, seccomp_fd(&text)?)?;
                 child.send(msg::GO).map_err(|e| child.error_or(e))?;
             }
             other => {
@@ -409,10 +434,8 @@ impl Child {
             .ctx(|| format!("write to the container process (pid {})", self.pid))
     }
 
-    /// The next message's kind, with the error a child reports turned into ours; `waiting`
-    /// names what we wait for, for the message when the deadline passes.
-    pub(crate) fn recv(&self, waiting: &str) -> Result<u8> {
-        let (kind, text) = self.recv_raw(waiting)?;
+    /// A message's kind, with an error or the end of the stream turned into ours.
+    pub(crate) fn kind(&self, kind: Option<u8>, text: String) -> Result<u8> {
         match kind {
             Some(msg::ERROR) => Err(Error::Init(text)),
             Some(k) => Ok(k),
@@ -484,6 +507,13 @@ impl Drop for Child {
         }
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
     }
+}
+
+/// The listener's fd number in a SECCOMP message.
+pub(crate) fn seccomp_fd(text: &str) -> Result<i32> {
+    text.trim()
+        .parse()
+        .map_err(|_| Error::Other(format!("bad seccomp listener message {text:?}")))
 }
 
 /// One message: kind and text, or `None` at end of stream.

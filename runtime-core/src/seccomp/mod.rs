@@ -45,6 +45,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub(crate) mod agent;
 mod bpf;
 mod tables;
 
@@ -83,7 +84,7 @@ const OFF_ARGS: u32 = 16;
 /// use oci_spec::runtime::LinuxSeccomp;
 /// let profile: LinuxSeccomp = serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#)?;
 /// let err = runtime_core::seccomp::compile(&profile).unwrap_err();
-/// assert!(err.to_string().contains("not supported yet"));
+/// assert!(err.to_string().contains("cannot be the defaultAction"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +137,9 @@ pub enum SeccompError {
         /// Instructions needed.
         len: usize,
     },
+    /// SCMP_ACT_NOTIFY used where it cannot work.
+    #[error("seccomp: {0}")]
+    Notify(String),
     /// A bug in the generator.
     #[error("seccomp: internal error in the BPF generator: {0}")]
     Internal(&'static str),
@@ -298,7 +302,7 @@ impl Program {
     /// program.install()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn install(&self) -> Result<(), SeccompError> {
+    pub fn install(&self) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
         let len = u16::try_from(self.filter.len())
             .map_err(|_| SeccompError::Internal("program longer than 65535 instructions"))?;
         let prog = libc::sock_fprog {
@@ -320,7 +324,28 @@ impl Program {
                 errno: Errno::last(),
             });
         }
-        Ok(())
+        if self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+            return Ok(None);
+        }
+        // SAFETY: with NEW_LISTENER, seccomp(2) returns a new fd that is ours alone.
+        Ok(Some(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r as i32)
+        }))
+    }
+
+    /// Whether the filter notifies an agent (SCMP_ACT_NOTIFY): [`install`](Program::install)
+    /// then returns the listener, which the runtime hands to the agent at `listenerPath`.
+    ///
+    /// ```
+    /// # use oci_spec::runtime::LinuxSeccomp;
+    /// let profile: LinuxSeccomp = serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ALLOW",
+    ///     "listenerPath":"/run/agent.sock",
+    ///     "syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOTIFY"}]}"#)?;
+    /// assert!(runtime_core::seccomp::compile(&profile)?.notifies());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn notifies(&self) -> bool {
+        self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
     }
 }
 
@@ -369,7 +394,11 @@ enum Outcome {
 /// - On i386, a rule on a socket or SysV IPC call also filters socketcall(2) / ipc(2) with
 ///   the call number in the first argument, like libseccomp.
 /// - `flags`: `SECCOMP_FILTER_FLAG_LOG`, `_SPEC_ALLOW`, `_TSYNC`.
-/// - `SCMP_ACT_NOTIFY`, `listenerPath` and `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` are refused.
+/// - `SCMP_ACT_NOTIFY` (`SECCOMP_RET_USER_NOTIF`): the filter is installed with
+///   `SECCOMP_FILTER_FLAG_NEW_LISTENER` (and `_WAIT_KILLABLE_RECV` when asked), and the runtime
+///   hands the listener to the agent at `listenerPath` with the container's state, as runc does.
+///   Refused as the default action, on `read` and `sendmsg` (the runtime's own hand-off), and
+///   without a `listenerPath`.
 ///
 /// ```
 /// use oci_spec::runtime::LinuxSeccomp;
@@ -383,20 +412,19 @@ enum Outcome {
 /// ```
 pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
     check_host()?;
-    if let Some(path) = profile.listener_path() {
-        return Err(SeccompError::NotSupported {
-            what: format!(
-                "linux.seccomp.listenerPath ({}): the seccomp notification agent",
-                path.display()
-            ),
-        });
-    }
-    let flags = filter_flags(profile.flags().as_deref().unwrap_or_default())?;
+    let mut flags = filter_flags(profile.flags().as_deref().unwrap_or_default())?;
     let default_action = profile.default_action();
+    let listener = notify_rules(profile)?;
+    if listener {
+        flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    } else {
+        // The flag only changes how a listener's notifications wait: without one it means
+        // nothing (and the kernel would refuse it).
+        flags &= !SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    }
     let default = action_ret(
         default_action,
         profile.default_errno_ret(),
-        "defaultAction",
         "defaultErrnoRet",
     )?;
     let listed = listed_abis(profile.architectures().as_deref().unwrap_or_default());
@@ -485,6 +513,53 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
     })
 }
 
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: seccomp(2) returns a notification fd.
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
+/// `SECCOMP_RET_USER_NOTIF`: the syscall waits for the agent's answer.
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+
+/// The syscalls the runtime makes between installing a filter with a listener and the agent
+/// having the listener: sending the listener's number to the parent and reading its answer.
+/// Notifying them would wait for an agent that cannot have the listener yet.
+const HANDOFF_SYSCALLS: [&str; 2] = ["read", "sendmsg"];
+
+/// Whether the profile notifies (SCMP_ACT_NOTIFY), checked as runc checks it: not as the
+/// default action, not on the runtime's own hand-off calls, and only with a listenerPath.
+fn notify_rules(profile: &LinuxSeccomp) -> Result<bool, SeccompError> {
+    if profile.default_action() == Action::ScmpActNotify {
+        return Err(SeccompError::Notify(
+            "SCMP_ACT_NOTIFY cannot be the defaultAction (the agent would be asked about \
+             every syscall, the runtime's own included)"
+                .into(),
+        ));
+    }
+    let mut any = false;
+    for (i, s) in profile.syscalls().iter().flatten().enumerate() {
+        if s.action() != Action::ScmpActNotify {
+            continue;
+        }
+        any = true;
+        if let Some(n) = s
+            .names()
+            .iter()
+            .find(|n| HANDOFF_SYSCALLS.contains(&n.as_str()))
+        {
+            return Err(SeccompError::Notify(format!(
+                "syscalls[{i}]: SCMP_ACT_NOTIFY cannot be used for {n}: the runtime needs it \
+                 to hand the listener to the agent"
+            )));
+        }
+    }
+    if any && profile.listener_path().is_none() {
+        return Err(SeccompError::Notify(
+            "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the agent's socket)".into(),
+        ));
+    }
+    Ok(any)
+}
+
 #[cfg(target_arch = "x86_64")]
 fn check_host() -> Result<(), SeccompError> {
     Ok(())
@@ -507,11 +582,7 @@ fn filter_flags(flags: &[Flag]) -> Result<u32, SeccompError> {
             // costs nothing and keeps the promise if an embedder calls install() elsewhere.
             Flag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
             Flag::SeccompFilterFlagWaitKillableRecv => {
-                return Err(SeccompError::NotSupported {
-                    what: "linux.seccomp.flags SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV \
-                           (it needs seccomp user notification)"
-                        .into(),
-                })
+                SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u64
             }
         } as u32;
     }
@@ -537,12 +608,7 @@ fn listed_abis(archs: &[Arch]) -> Vec<Abi> {
     abis
 }
 
-fn action_ret(
-    action: Action,
-    errno: Option<u32>,
-    field: &str,
-    errno_field: &str,
-) -> Result<u32, SeccompError> {
+fn action_ret(action: Action, errno: Option<u32>, errno_field: &str) -> Result<u32, SeccompError> {
     let data = || -> Result<u32, SeccompError> {
         let e = errno.unwrap_or(libc::EPERM as u32);
         if e > 0xffff {
@@ -561,11 +627,7 @@ fn action_ret(
         Action::ScmpActTrace => libc::SECCOMP_RET_TRACE | data()?,
         Action::ScmpActLog => libc::SECCOMP_RET_LOG,
         Action::ScmpActAllow => libc::SECCOMP_RET_ALLOW,
-        Action::ScmpActNotify => {
-            return Err(SeccompError::NotSupported {
-                what: format!("linux.seccomp.{field} SCMP_ACT_NOTIFY (seccomp user notification)"),
-            })
-        }
+        Action::ScmpActNotify => RET_USER_NOTIF,
     })
 }
 
@@ -584,7 +646,6 @@ fn parse_rules(
         let ret = action_ret(
             s.action(),
             s.errno_ret(),
-            &format!("syscalls[{i}].action"),
             &format!("syscalls[{i}].errnoRet"),
         )?;
         let args: &[LinuxSeccompArg] = s.args().as_deref().unwrap_or_default();
