@@ -21,6 +21,10 @@
 //! actions: one `ret` per distinct action value
 //! ```
 //!
+//! On an arm64 kernel ([`Host::Aarch64`]) there is one section: the arch check for
+//! AUDIT_ARCH_AARCH64, then the search on the number (the generic table); anything else is a
+//! foreign ABI and is killed, 32-bit arm included.
+//!
 //! Numbers above the largest syscall the profile names (per listed ABI) return `ENOSYS` unless the
 //! default action lets syscalls through (allow, log, trace): a newer glibc then falls back
 //! from a syscall the profile does not know (clone3) to an older one, as under runc.
@@ -64,6 +68,8 @@ use bpf::{Asm, Cond, Label, Target};
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// Audit architecture of i386 system calls (int 0x80 on an x86_64 kernel).
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// Audit architecture of aarch64 system calls (EM_AARCH64, 64-bit, little endian).
+pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 /// The bit that marks an x32 system call number.
 pub const X32_SYSCALL_BIT: u32 = tables::X32_BIT;
 
@@ -124,7 +130,7 @@ pub enum SeccompError {
         value: u32,
     },
     /// The host's architecture has no syscall table here yet.
-    #[error("seccomp: host architecture {host} is not supported yet (only x86_64)")]
+    #[error("seccomp: host architecture {host} is not supported yet (only x86_64 and aarch64)")]
     UnsupportedHost {
         /// The host architecture.
         host: &'static str,
@@ -180,6 +186,46 @@ pub enum Abi {
     X32,
     /// i386 through the compat entry points.
     I386,
+    /// aarch64 (arm64), the native ABI of an arm64 kernel (the generic syscall table).
+    Aarch64,
+}
+
+/// The kernel a filter is compiled for: its native ABI decides the program's layout.
+///
+/// ```
+/// use runtime_core::seccomp::Host;
+/// assert_eq!(Host::Aarch64.native(), runtime_core::seccomp::Abi::Aarch64);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// x86_64 kernels: x86_64, plus x32 and i386 when the profile lists them.
+    X86_64,
+    /// arm64 kernels: aarch64 (the 32-bit arm compat ABI is not filtered: killed as foreign).
+    Aarch64,
+}
+
+impl Host {
+    /// The host this build runs on, if baleia has its tables.
+    ///
+    /// ```
+    /// # #[cfg(target_arch = "x86_64")]
+    /// assert_eq!(runtime_core::seccomp::Host::this(), Some(runtime_core::seccomp::Host::X86_64));
+    /// ```
+    pub fn this() -> Option<Host> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Host::X86_64),
+            "aarch64" => Some(Host::Aarch64),
+            _ => None,
+        }
+    }
+
+    /// The native ABI of this kernel.
+    pub fn native(self) -> Abi {
+        match self {
+            Host::X86_64 => Abi::X86_64,
+            Host::Aarch64 => Abi::Aarch64,
+        }
+    }
 }
 
 impl Abi {
@@ -193,6 +239,7 @@ impl Abi {
         match self {
             Abi::X86_64 | Abi::X32 => AUDIT_ARCH_X86_64,
             Abi::I386 => AUDIT_ARCH_I386,
+            Abi::Aarch64 => AUDIT_ARCH_AARCH64,
         }
     }
 
@@ -222,12 +269,13 @@ impl Abi {
             Abi::X86_64 => tables::X86_64,
             Abi::X32 => tables::X32,
             Abi::I386 => tables::I386,
+            Abi::Aarch64 => tables::AARCH64,
         }
     }
 
     /// libseccomp compares only the low 32 bits of an argument on 32-bit ABIs (x32 included).
     fn wide_args(self) -> bool {
-        self == Abi::X86_64
+        matches!(self, Abi::X86_64 | Abi::Aarch64)
     }
 }
 
@@ -411,7 +459,27 @@ enum Outcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
-    check_host()?;
+    let host = Host::this().ok_or(SeccompError::UnsupportedHost {
+        host: std::env::consts::ARCH,
+    })?;
+    compile_for(profile, host)
+}
+
+/// [`compile`] for the kernel of `host`, whatever this build runs on (what the tests use to
+/// check the aarch64 programs on an x86_64 machine).
+///
+/// ```
+/// use oci_spec::runtime::LinuxSeccomp;
+/// use runtime_core::seccomp::{compile_for, Host};
+/// let profile: LinuxSeccomp = serde_json::from_str(
+///     r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_AARCH64"],
+///         "syscalls":[{"names":["openat","read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+/// )?;
+/// let program = compile_for(&profile, Host::Aarch64)?;
+/// assert_eq!(program.instructions()[1].k, runtime_core::seccomp::AUDIT_ARCH_AARCH64);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn compile_for(profile: &LinuxSeccomp, host: Host) -> Result<Program, SeccompError> {
     let mut flags = filter_flags(profile.flags().as_deref().unwrap_or_default())?;
     let default_action = profile.default_action();
     let listener = notify_rules(profile)?;
@@ -427,9 +495,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
         profile.default_errno_ret(),
         "defaultErrnoRet",
     )?;
-    let listed = listed_abis(profile.architectures().as_deref().unwrap_or_default());
-    let mut abis = vec![Abi::X86_64];
-    abis.extend(listed.iter().filter(|a| **a != Abi::X86_64));
+    let listed = listed_abis(profile.architectures().as_deref().unwrap_or_default(), host);
+    let mut abis = vec![host.native()];
+    abis.extend(listed.iter().filter(|a| **a != host.native()));
     let rules = parse_rules(profile.syscalls().as_deref().unwrap_or_default())?;
     // runc's -ENOSYS stub, only when the default would not let an unknown syscall through.
     let enosys = !matches!(
@@ -445,6 +513,21 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
     };
     let has = |a: Abi| abis.contains(&a);
     let bad_arch = g.ret_label(RET_BAD_ARCH);
+    // runc sizes its stub on the architectures the profile lists, not on the native one it
+    // always filters: without `architectures` there is no stub at all.
+    let stub = |abi: Abi| enosys && listed.contains(&abi);
+    if host == Host::Aarch64 {
+        // One ABI: check the arch, then the binary search on the number.
+        let sec = g.asm.label();
+        g.asm.load(OFF_ARCH);
+        g.asm
+            .jump(Cond::Eq, AUDIT_ARCH_AARCH64, Target::To(sec), Target::Next);
+        g.asm.ja(bad_arch);
+        g.asm.place(sec);
+        g.asm.load(OFF_NR);
+        g.section(Abi::Aarch64, &rules, stub(Abi::Aarch64), false);
+        return finish(g, flags);
+    }
     let sec_x86_64 = g.asm.label();
     let sec_x32 = g.asm.label();
     let sec_i386 = g.asm.label();
@@ -478,9 +561,6 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
         Target::To(x32_target),
         Target::Next,
     );
-    // runc sizes its stub on the architectures the profile lists, not on the native one it
-    // always filters: without `architectures` there is no stub at all.
-    let stub = |abi: Abi| enosys && listed.contains(&abi);
     g.section(Abi::X86_64, &rules, stub(Abi::X86_64), !has(Abi::X32));
     if !has(Abi::X32) {
         g.asm.place(minus_one);
@@ -502,6 +582,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
         g.asm.load(OFF_NR);
         g.section(Abi::I386, &rules, stub(Abi::I386), false);
     }
+    finish(g, flags)
+}
+
+/// The argument chains and the return instructions after the sections.
+fn finish(mut g: Gen, flags: u32) -> Result<Program, SeccompError> {
     g.emit_chains();
     for (value, label) in std::mem::take(&mut g.rets) {
         g.asm.place(label);
@@ -560,18 +645,6 @@ fn notify_rules(profile: &LinuxSeccomp) -> Result<bool, SeccompError> {
     Ok(any)
 }
 
-#[cfg(target_arch = "x86_64")]
-fn check_host() -> Result<(), SeccompError> {
-    Ok(())
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn check_host() -> Result<(), SeccompError> {
-    Err(SeccompError::UnsupportedHost {
-        host: std::env::consts::ARCH,
-    })
-}
-
 fn filter_flags(flags: &[Flag]) -> Result<u32, SeccompError> {
     let mut bits = 0u32;
     for f in flags {
@@ -590,15 +663,18 @@ fn filter_flags(flags: &[Flag]) -> Result<u32, SeccompError> {
 }
 
 /// The listed ABIs this host can run.
-fn listed_abis(archs: &[Arch]) -> Vec<Abi> {
+fn listed_abis(archs: &[Arch], host: Host) -> Vec<Abi> {
     let mut abis = vec![];
     for a in archs {
-        let abi = match a {
-            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
-            Arch::ScmpArchX86 => Abi::I386,
-            Arch::ScmpArchX32 => Abi::X32,
-            // An x86_64 kernel never reports another architecture in seccomp_data.arch, so a
-            // section for it would be dead code; libseccomp would add one, to the same effect.
+        let abi = match (host, a) {
+            (_, Arch::ScmpArchNative) => host.native(),
+            (Host::X86_64, Arch::ScmpArchX86_64) => Abi::X86_64,
+            (Host::X86_64, Arch::ScmpArchX86) => Abi::I386,
+            (Host::X86_64, Arch::ScmpArchX32) => Abi::X32,
+            (Host::Aarch64, Arch::ScmpArchAarch64) => Abi::Aarch64,
+            // A kernel never reports another host's architecture in seccomp_data.arch, so a
+            // section for it would be dead code; libseccomp would add one, to the same
+            // effect. (32-bit arm on an arm64 kernel has no table here: it is killed.)
             _ => continue,
         };
         if !abis.contains(&abi) {
