@@ -238,10 +238,32 @@ fn ps(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
 }
 
 fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
-    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        return Err(Error::Unsupported(
-            "Intel RDT (--l3-cache-schema, --mem-bw-schema)".into(),
-        ));
+    let rdt: Vec<String> = [&a.l3_cache_schema, &a.mem_bw_schema]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if !rdt.is_empty() {
+        rt.update_intel_rdt(&a.id, &rdt)?;
+        let no_resources = a.resources.is_none()
+            && a.blkio_weight.is_none()
+            && a.cpu_period.is_none()
+            && a.cpu_quota.is_none()
+            && a.cpu_burst.is_none()
+            && a.cpu_share.is_none()
+            && a.cpu_rt_period.is_none()
+            && a.cpu_rt_runtime.is_none()
+            && a.cpuset_cpus.is_none()
+            && a.cpuset_mems.is_none()
+            && a.kernel_memory.is_none()
+            && a.kernel_memory_tcp.is_none()
+            && a.memory.is_none()
+            && a.memory_reservation.is_none()
+            && a.memory_swap.is_none()
+            && a.pids_limit.is_none();
+        if no_resources {
+            return Ok(());
+        }
     }
     let resources = match a.resources.as_deref() {
         Some(src) => {

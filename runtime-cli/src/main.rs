@@ -179,10 +179,10 @@ pub struct UpdateArgs {
     memory_swap: Option<String>,
     #[arg(long = "pids-limit")]
     pids_limit: Option<String>,
-    /// Intel RDT schemata (not implemented: refused).
+    /// Intel RDT L3 cache schema of the container's own resctrl group.
     #[arg(long = "l3-cache-schema")]
     l3_cache_schema: Option<String>,
-    /// Intel RDT schemata (not implemented: refused).
+    /// Intel RDT memory bandwidth schema of the container's own resctrl group.
     #[arg(long = "mem-bw-schema")]
     mem_bw_schema: Option<String>,
     id: String,

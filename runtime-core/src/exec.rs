@@ -290,6 +290,10 @@ fn parent_side(
     cgroup
         .add_pid(helper.pid)
         .map_err(Error::from)
+        .and_then(|()| match &rec.intel_rdt {
+            Some(g) => g.add(helper.pid),
+            None => Ok(()),
+        })
         .and_then(|()| helper.send(msg::GO))
         .map_err(|e| helper.error_or(e))?;
     let mut pid = None;

@@ -54,7 +54,7 @@ pub fn features() -> Value {
             },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
-            "intelRdt": { "enabled": false },
+            "intelRdt": { "enabled": true, "schemata": true, "monitoring": true },
             "mountExtensions": { "idmap": { "enabled": false } }
         },
         "annotations": {

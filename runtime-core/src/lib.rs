@@ -20,6 +20,7 @@
 
 pub mod cgroups;
 pub mod features;
+pub mod intel_rdt;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;
@@ -287,6 +288,15 @@ impl Runtime {
         if let Some(r) = &resources {
             cgroups::validate_resources(r)?;
         }
+        let rdt = match bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.intel_rdt().as_ref())
+        {
+            Some(r) => Some(intel_rdt::Plan::new(r, id, &intel_rdt::resctrl_root()?)?),
+            None => None,
+        };
         let lock = self.store.reserve(id)?;
         let cgroup = cgroups::manager(&paths);
         let made = self.create_locked(
@@ -296,7 +306,7 @@ impl Runtime {
             &paths,
             cgroup.as_ref(),
             resources.as_ref(),
-            seccomp,
+            (seccomp, rdt.as_ref()),
         );
         if made.is_err() {
             // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
@@ -317,7 +327,7 @@ impl Runtime {
         paths: &CgroupPaths,
         cgroup: &dyn CgroupManager,
         resources: Option<&oci_spec::runtime::LinuxResources>,
-        seccomp: Option<seccomp::Program>,
+        (seccomp, rdt): (Option<seccomp::Program>, Option<&intel_rdt::Plan>),
     ) -> Result<i32> {
         let created = time::rfc3339_now();
         let state_dir = self.store.dir(id);
@@ -360,11 +370,19 @@ impl Runtime {
             )
         };
         let pid = process::spawn_init(launch, &run_hooks)?;
+        let mut group = None;
         pidfd_sock
             .as_ref()
             .map_or(Ok(()), |s| send_pidfd(s, pid, "standard"))
-            .and_then(|()| self.record_created(id, opts, bundle, paths, created, pid))
+            .and_then(|()| {
+                // The init is blocked on the fifo: its group is set before the process runs.
+                group = rdt.map(|p| p.apply(pid)).transpose()?;
+                self.record_created(id, opts, bundle, paths, created, pid, group.clone())
+            })
             .inspect_err(|_| {
+                if let Some(g) = &group {
+                    let _ = g.remove();
+                }
                 // The init is our child and still blocked on the fifo: end it and reap it.
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
@@ -375,6 +393,7 @@ impl Runtime {
     }
 
     /// Save the state of a freshly spawned init and write the pid file.
+    #[allow(clippy::too_many_arguments)]
     fn record_created(
         &self,
         id: &str,
@@ -383,6 +402,7 @@ impl Runtime {
         paths: &CgroupPaths,
         created: String,
         pid: i32,
+        intel_rdt: Option<intel_rdt::Group>,
     ) -> Result<i32> {
         let start_time = state::proc_stat(pid)
             .map(|s| s.start_time)
@@ -407,6 +427,7 @@ impl Runtime {
                 .and_then(|l| l.seccomp().clone()),
             memory_policy: linux.and_then(|l| l.memory_policy().clone()),
             personality: linux.and_then(|l| l.personality().clone()),
+            intel_rdt,
         };
         self.store.save(&rec)?;
         if let Some(pf) = &opts.pid_file {
@@ -607,6 +628,9 @@ impl Runtime {
             let _ = cgroup.kill_all(libc::SIGKILL);
         }
         remove_cgroup_unless_shared(cgroup.as_ref(), rec.host_pid_ns)?;
+        if let Some(g) = &rec.intel_rdt {
+            g.remove()?;
+        }
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
             // The spec: a failing poststop hook must not stop the deletion (runc only logs it;
             // the library has no log, so the failure is dropped here).
@@ -722,6 +746,19 @@ impl Runtime {
         let (rec, _) = self.live_record(id)?;
         cgroups::validate_resources(resources)?;
         Ok(cgroups::manager(&rec.cgroup_paths).update(resources)?)
+    }
+
+    /// New Intel RDT schema lines for a live container's own resctrl group (runc's `update
+    /// --l3-cache-schema/--mem-bw-schema`).
+    pub fn update_intel_rdt(&self, id: &str, lines: &[String]) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let (rec, _) = self.live_record(id)?;
+        match &rec.intel_rdt {
+            Some(g) => g.update(lines),
+            None => Err(Error::Other(format!(
+                "container {id} has no linux.intelRdt: Intel RDT is not enabled for it"
+            ))),
+        }
     }
 
     /// Resource usage of a live container, as `events --stats` reports it.

@@ -167,9 +167,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             "uid/gid mappings (user namespaces)".into(),
         ));
     }
-    if linux.intel_rdt().is_some() {
-        return Err(Error::Unsupported("linux.intelRdt".into()));
-    }
     validate_linux_13(linux)?;
     if linux.net_devices().is_some() {
         return Err(Error::Unsupported("linux.netDevices".into()));
@@ -190,6 +187,9 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
 
 /// The `linux` fields of runtime-spec 1.2/1.3 that act on the container's processes.
 fn validate_linux_13(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    if linux.intel_rdt().is_some() {
+        crate::intel_rdt::resctrl_root()?;
+    }
     crate::process::attrs::ContainerAttrs::new(
         linux.memory_policy().as_ref(),
         linux.personality().as_ref(),

@@ -98,6 +98,9 @@ pub struct Record {
     /// The spec's execution domain, which exec'd processes get too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    /// The container's resctrl group (linux.intelRdt), for exec'd processes and delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::intel_rdt::Group>,
 }
 
 /// The state root (`--root`, default `/run/baleia`).

@@ -434,6 +434,81 @@ fn personality_bad_domain_fails(c: &mut Ctx) -> TestResult {
     c.create_fails(&cfg, &[&["personality", "SVR4"]]).map(drop)
 }
 
+fn intel_rdt_without_resctrl_fails(c: &mut Ctx) -> TestResult {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if mounts.lines().any(|l| l.contains(" - resctrl ")) {
+        return Err(skip("resctrl is mounted here: the refusal cannot be seen"));
+    }
+    let mut cfg = c.spec(&[]);
+    bundle::set(
+        &mut cfg,
+        "/linux/intelRdt",
+        json!({"l3CacheSchema": "L3:0=f"}),
+    );
+    // runc: "intelRdt is specified in config, but Intel RDT is not supported or enabled".
+    c.create_fails(&cfg, &[&["resctrl"], &["intel rdt", "not"]])?;
+    Ok(())
+}
+
+fn features(c: &mut Ctx) -> Result<Value, Verdict> {
+    let o = c.cmd(&["features"])?;
+    check(o.ok(), "features to succeed", o.summary())?;
+    serde_json::from_str(&o.stdout).map_err(|_| {
+        fail(
+            "features JSON",
+            o.stdout.chars().take(200).collect::<String>(),
+        )
+    })
+}
+
+fn lists(v: &Value, what: &str, want: &[&str]) -> TestResult {
+    let have: Vec<String> = serde_json::from_value(v.clone()).unwrap_or_default();
+    for w in want {
+        check(
+            have.iter().any(|h| h == w),
+            format!("{what} lists {w}"),
+            format!("{have:?}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn f_memory_policy(c: &mut Ctx) -> TestResult {
+    let v = features(c)?;
+    let m = &v["linux"]["memoryPolicy"];
+    lists(
+        &m["modes"],
+        "linux.memoryPolicy.modes",
+        &["MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_PREFERRED"],
+    )?;
+    lists(
+        &m["flags"],
+        "linux.memoryPolicy.flags",
+        &["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"],
+    )
+}
+
+fn f_intel_rdt(c: &mut Ctx) -> TestResult {
+    let v = features(c)?;
+    let r = &v["linux"]["intelRdt"];
+    eq(
+        "linux.intelRdt.enabled, schemata, monitoring",
+        json!([true, true, true]),
+        json!([r["enabled"], r["schemata"], r["monitoring"]]),
+    )
+}
+
+fn f_seccomp_notify(c: &mut Ctx) -> TestResult {
+    let v = features(c)?;
+    let s = &v["linux"]["seccomp"];
+    lists(&s["actions"], "linux.seccomp.actions", &["SCMP_ACT_NOTIFY"])?;
+    lists(
+        &s["supportedFlags"],
+        "linux.seccomp.supportedFlags",
+        &["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+    )
+}
+
 /// The scheduler, ioPriority, execCPUAffinity, memoryPolicy and personality tests.
 pub fn tests() -> Vec<Test> {
     vec![
@@ -586,6 +661,30 @@ pub fn tests() -> Vec<Test> {
             "personality-bad-domain-fails",
             "config-linux.md personality.domain: LINUX or LINUX32",
             personality_bad_domain_fails,
+        ),
+        Test::new(
+            L,
+            "intel-rdt-without-resctrl-fails",
+            "config-linux.md intelRdt: without resctrl the runtime MUST generate an error",
+            intel_rdt_without_resctrl_fails,
+        ),
+        Test::new(
+            "features",
+            "memory-policy",
+            "features-linux.md memoryPolicy: modes and flags",
+            f_memory_policy,
+        ),
+        Test::new(
+            "features",
+            "intel-rdt",
+            "features-linux.md intelRdt: enabled, schemata, monitoring",
+            f_intel_rdt,
+        ),
+        Test::new(
+            "features",
+            "seccomp-notify",
+            "features-linux.md seccomp: SCMP_ACT_NOTIFY and WAIT_KILLABLE_RECV",
+            f_seccomp_notify,
         ),
     ]
 }
