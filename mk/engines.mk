@@ -1,11 +1,12 @@
 # End-to-end tests with real engines (tests/engines/): containerd 1.6 (ctr), podman 4.3 and
-# Docker 20.10 each drive baleia in place of runc. `make test-engines` runs all three against
-# baleia; `make test-engines-runc` runs the same scripts against runc, to show that a failure
-# is baleia's and not the scripts'. One engine alone: `tests/engines/<engine>.sh`, with
-# RUNTIME=/path/to/runtime.
+# Docker 20.10 each drive baleia in place of runc, and buildah 1.28 + podman build images with
+# it and take them through a local docker-registry (buildah.sh). `make test-engines` runs them
+# all against baleia; `make test-engines-runc` runs the same scripts against runc, to show that
+# a failure is baleia's and not the scripts'. One engine alone: `tests/engines/<engine>.sh`,
+# with RUNTIME=/path/to/runtime.
 
-ENGINES_DEB_PKGS := containerd podman conmon docker.io umoci skopeo busybox-static util-linux bsdutils
-ENGINES := containerd podman docker
+ENGINES_DEB_PKGS := containerd podman conmon docker.io umoci skopeo busybox-static util-linux bsdutils buildah docker-registry
+ENGINES := containerd podman docker buildah
 ENGINES_RUNC ?= /usr/sbin/runc
 
 TEST_TARGETS += test-engines

@@ -9,8 +9,38 @@ use crate::{Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
 
 type Result<T> = std::result::Result<T, Error>;
 
+/// A failed command: what to report, and the exit status (1, as runc's `fatal`, unless the
+/// command says otherwise).
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure {
+            message: e.to_string(),
+            code: 1,
+        }
+    }
+}
+
 /// Run the parsed command; `Ok(code)` is the exit status.
-pub fn dispatch(cli: &Cli) -> Result<u8> {
+pub fn dispatch(cli: &Cli) -> std::result::Result<u8, Failure> {
+    if let Some(Command::Exec(a)) = &cli.command {
+        if !cli.version && !cli.systemd_cgroup && cli.rootless.as_deref() != Some("true") {
+            // runc's exec reports every failure past its argument checks as "exec failed: ..."
+            // with status 255, which engines tell apart from the process's own exit status.
+            return exec(&Runtime::new(&cli.root), a).map_err(|e| Failure {
+                message: format!("exec failed: {e}"),
+                code: 255,
+            });
+        }
+    }
+    Ok(run_command(cli)?)
+}
+
+fn run_command(cli: &Cli) -> Result<u8> {
     if cli.version {
         print_version();
         return Ok(0);
@@ -29,10 +59,18 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
     let rt = Runtime::new(&cli.root);
     match cmd {
         Command::Create(a) => {
-            rt.create(&a.id, &create_options(a)?)?;
+            let opts = create_options(a)?;
+            log::debug!("create {}: bundle {}", a.id, opts.bundle.display());
+            let pid = rt.create(&a.id, &opts)?;
+            log::debug!("create {}: created, init pid {pid}", a.id);
             Ok(0)
         }
-        Command::Start { id } => rt.start(id).map(|()| 0),
+        Command::Start { id } => {
+            log::debug!("start {id}");
+            rt.start(id)?;
+            log::debug!("start {id}: started");
+            Ok(0)
+        }
         Command::State { id } => {
             let s = rt.state(id)?;
             print_json_pretty(&s)?;
@@ -40,9 +78,15 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
         }
         Command::Kill { all, id, signal } => {
             let sig = runtime_core::signal::parse(signal.as_deref().unwrap_or("SIGTERM"))?;
+            log::debug!("kill {id}: signal {sig}{}", if *all { ", all" } else { "" });
             rt.kill(id, sig, *all).map(|()| 0)
         }
-        Command::Delete { force, id } => rt.delete(id, *force).map(|()| 0),
+        Command::Delete { force, id } => {
+            log::debug!("delete {id}{}", if *force { ", forced" } else { "" });
+            rt.delete(id, *force)?;
+            log::debug!("delete {id}: deleted");
+            Ok(0)
+        }
         Command::Run {
             create,
             detach,
@@ -54,19 +98,40 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
                     "run: --keep and --detach cannot be used together".into(),
                 ));
             }
+            let id = &create.id;
+            log::debug!(
+                "run {id}: bundle {}{}",
+                opts.bundle.display(),
+                if *detach { ", detached" } else { "" }
+            );
             if *detach {
-                rt.run_detached(&create.id, &opts)?;
+                let pid = rt.run_detached(id, &opts)?;
+                log::debug!("run {id}: started, init pid {pid}");
                 Ok(0)
             } else {
-                let code = rt.run_with(&create.id, &opts, *keep)?;
+                let code = if opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
+                    run_with_terminal(&rt, id, opts, *keep)?
+                } else {
+                    rt.run_with(id, &opts, *keep)?
+                };
+                log::debug!(
+                    "run {id}: the container exited with status {code}{}",
+                    if *keep { "; kept" } else { "; deleted" }
+                );
                 Ok(code.clamp(0, 255) as u8)
             }
         }
         Command::List { format, quiet } => list(&rt, format, *quiet).map(|()| 0),
         Command::Spec { bundle } => spec(bundle).map(|()| 0),
         Command::Exec(a) => exec(&rt, a),
-        Command::Pause { id } => rt.pause(id).map(|()| 0),
-        Command::Resume { id } => rt.resume(id).map(|()| 0),
+        Command::Pause { id } => {
+            log::debug!("pause {id}");
+            rt.pause(id).map(|()| 0)
+        }
+        Command::Resume { id } => {
+            log::debug!("resume {id}");
+            rt.resume(id).map(|()| 0)
+        }
         Command::Ps {
             format,
             id,
@@ -85,6 +150,36 @@ pub fn dispatch(cli: &Cli) -> Result<u8> {
                 .into(),
         )),
     }
+}
+
+/// Whether the bundle's process asks for a terminal (an unreadable bundle is reported by the
+/// library, which reads it again).
+fn wants_terminal(bundle: &Path) -> bool {
+    runtime_core::spec::Bundle::load(bundle)
+        .ok()
+        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        == Some(true)
+}
+
+/// A foreground `run` of a process with a terminal and no console socket: create with a
+/// console socket of our own, start, and proxy the terminal to our stdio until the init exits
+/// (then delete, as `run` does).
+fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions, keep: bool) -> Result<i32> {
+    let console = crate::tty::OwnConsole::new()?;
+    opts.console_socket = Some(console.path().to_path_buf());
+    let blocked = crate::tty::Blocked::new()?;
+    let pid = rt.create(id, &opts)?;
+    log::debug!("run {id}: created, init pid {pid}; proxying its terminal");
+    let attached = console
+        .receive_master()
+        .and_then(|master| rt.start(id).map(|()| master));
+    drop(console);
+    let status = attached.and_then(|master| crate::tty::proxy(master, pid, &blocked));
+    if !keep || status.is_err() {
+        let _ = rt.delete(id, true);
+    }
+    drop(blocked);
+    status
 }
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
@@ -338,17 +433,52 @@ fn parse_duration(s: &str) -> Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
+fn print_event(ev: &serde_json::Value) -> Result<()> {
+    writeln!(std::io::stdout(), "{ev}").map_err(|e| Error::Other(format!("write stdout: {e}")))
+}
+
+/// runc's `events`: with `--stats` one stats event; otherwise a stats event every interval
+/// and an `{"type":"oom","id":...}` event whenever the cgroup records an OOM kill, until the
+/// container is deleted.
 fn events(rt: &Runtime, id: &str, once: bool, interval: &str) -> Result<()> {
     let every = parse_duration(interval)?;
-    loop {
+    if once {
         let data = rt.stats(id)?;
-        let ev = serde_json::json!({ "type": "stats", "id": id, "data": data });
-        writeln!(std::io::stdout(), "{ev}")
-            .map_err(|e| Error::Other(format!("write stdout: {e}")))?;
-        if once {
+        return print_event(&serde_json::json!({ "type": "stats", "id": id, "data": data }));
+    }
+    // Armed before the first stats event, so that a caller who saw one misses no OOM.
+    let mut oom = rt.watch_oom(id)?;
+    loop {
+        match rt.stats(id) {
+            Ok(data) => {
+                print_event(&serde_json::json!({ "type": "stats", "id": id, "data": data }))?
+            }
+            Err(_) if !rt.exists(id) => return Ok(()),
+            // A container that has stopped but is not deleted yet has no stats; runc logs
+            // the error and keeps watching too.
+            Err(e) => log::error!("{e}"),
+        }
+        let next = std::time::Instant::now() + every;
+        loop {
+            let left = next.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let Some(w) = oom.as_mut() else {
+                std::thread::sleep(left);
+                break;
+            };
+            match w.wait(left)? {
+                runtime_core::cgroups::OomEvent::Oom(_) => {
+                    print_event(&serde_json::json!({ "type": "oom", "id": id }))?
+                }
+                runtime_core::cgroups::OomEvent::Gone => return Ok(()),
+                runtime_core::cgroups::OomEvent::Nothing => {}
+            }
+        }
+        if !rt.exists(id) {
             return Ok(());
         }
-        std::thread::sleep(every);
     }
 }
 
@@ -360,17 +490,10 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         return Err(Error::Unsupported("exec --apparmor".into()));
     }
     let process = match &a.process {
-        Some(path) => {
-            let text = std::fs::read(path)
-                .map_err(|e| Error::Other(format!("read process {}: {e}", path.display())))?;
-            runtime_core::spec::parse_process(&text).map_err(|e| match e {
-                Error::Spec(m) => Error::Spec(format!("{} ({})", m, path.display())),
-                e => e,
-            })?
-        }
+        Some(path) => read_process_file(path)?,
         None => exec_process_from_args(rt, a)?,
     };
-    let opts = runtime_core::ExecOptions {
+    let mut opts = runtime_core::ExecOptions {
         process,
         detach: a.detach,
         pid_file: a.pid_file.clone(),
@@ -380,11 +503,72 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         cgroup: a.cgroup.clone(),
         pidfd_socket: a.pidfd_socket.clone(),
     };
-    let code = rt.exec(&a.id, &opts)?;
-    Ok(if a.detach {
-        0
+    let id = &a.id;
+    log::debug!(
+        "exec {id}: {:?}{}{}",
+        opts.process.args().as_deref().unwrap_or_default(),
+        if opts.process.terminal() == Some(true) {
+            ", with a terminal"
+        } else {
+            ""
+        },
+        if a.detach { ", detached" } else { "" }
+    );
+    if opts.process.terminal() == Some(true) && opts.console_socket.is_none() && !a.detach {
+        // As runc: take the terminal ourselves. The library starts the process detached (it
+        // is still our child) and we proxy until it exits.
+        let console = crate::tty::OwnConsole::new()?;
+        opts.console_socket = Some(console.path().to_path_buf());
+        opts.detach = true;
+        let blocked = crate::tty::Blocked::new()?;
+        let pid = rt.exec(id, &opts)?;
+        log::debug!("exec {id}: process pid {pid}; proxying its terminal");
+        let status = match console.receive_master() {
+            Ok(master) => {
+                drop(console);
+                crate::tty::proxy(master, pid, &blocked)
+            }
+            Err(e) => {
+                // SAFETY: kill(2) has no memory effects; pid is our child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                Err(e)
+            }
+        }?;
+        log::debug!("exec {id}: process exited with status {status}");
+        return Ok(status.clamp(0, 255) as u8);
+    }
+    let code = rt.exec(id, &opts)?;
+    if a.detach {
+        log::debug!("exec {id}: process pid {code} started");
+        Ok(0)
     } else {
-        code.clamp(0, 255) as u8
+        log::debug!("exec {id}: process exited with status {code}");
+        Ok(code.clamp(0, 255) as u8)
+    }
+}
+
+/// An `exec --process` file. Go decodes a missing field as its zero value, so runc takes a
+/// process without `user` as uid 0, gid 0 (and one without `cwd` as "", which validation then
+/// refuses): fill in the same before the strict decoder sees it.
+fn read_process_file(path: &Path) -> Result<oci_spec::runtime::Process> {
+    let text = std::fs::read(path)
+        .map_err(|e| Error::Other(format!("read process {}: {e}", path.display())))?;
+    let mut v: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))?;
+    if let Some(obj) = v.as_object_mut() {
+        let user = obj.entry("user").or_insert_with(|| serde_json::json!({}));
+        if user.is_null() {
+            *user = serde_json::json!({});
+        }
+        obj.entry("cwd").or_insert_with(|| serde_json::json!(""));
+    }
+    let text = serde_json::to_vec(&v)
+        .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))?;
+    // The library's parser: it checks the runtime-spec 1.3 fields the decoder does not know.
+    runtime_core::spec::parse_process(&text).map_err(|e| match e {
+        Error::Spec(m) => Error::Spec(format!("{} ({})", m, path.display())),
+        e => e,
     })
 }
 

@@ -5,7 +5,8 @@
 //! it) and exit 1.
 
 mod commands;
-mod log;
+mod logging;
+mod tty;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,7 +97,7 @@ pub struct ExecArgs {
     /// Allocate a terminal.
     #[arg(short, long)]
     tty: bool,
-    /// User to run as: UID[:GID].
+    /// User to run as: `UID[:GID]`.
     #[arg(short, long)]
     user: Option<String>,
     /// Additional group ids, repeatable.
@@ -144,46 +145,47 @@ pub struct ExecArgs {
 }
 
 /// runc's `update` flags: a LinuxResources JSON (`-` for stdin) or one flag per field.
+/// Values may be negative: -1 means "unlimited" for the memory, swap, quota and pids limits.
 #[derive(Args, Debug, Clone)]
 pub struct UpdateArgs {
     /// Path to a LinuxResources JSON file, `-` for stdin.
     #[arg(short, long)]
     resources: Option<String>,
-    #[arg(long = "blkio-weight")]
+    #[arg(long = "blkio-weight", allow_negative_numbers = true)]
     blkio_weight: Option<String>,
-    #[arg(long = "cpu-period")]
+    #[arg(long = "cpu-period", allow_negative_numbers = true)]
     cpu_period: Option<String>,
-    #[arg(long = "cpu-quota")]
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
     cpu_quota: Option<String>,
-    #[arg(long = "cpu-burst")]
+    #[arg(long = "cpu-burst", allow_negative_numbers = true)]
     cpu_burst: Option<String>,
-    #[arg(long = "cpu-share")]
+    #[arg(long = "cpu-share", allow_negative_numbers = true)]
     cpu_share: Option<String>,
-    #[arg(long = "cpu-rt-period")]
+    #[arg(long = "cpu-rt-period", allow_negative_numbers = true)]
     cpu_rt_period: Option<String>,
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_negative_numbers = true)]
     cpu_rt_runtime: Option<String>,
-    #[arg(long = "cpuset-cpus")]
+    #[arg(long = "cpuset-cpus", allow_negative_numbers = true)]
     cpuset_cpus: Option<String>,
-    #[arg(long = "cpuset-mems")]
+    #[arg(long = "cpuset-mems", allow_negative_numbers = true)]
     cpuset_mems: Option<String>,
-    #[arg(long = "kernel-memory")]
+    #[arg(long = "kernel-memory", allow_negative_numbers = true)]
     kernel_memory: Option<String>,
-    #[arg(long = "kernel-memory-tcp")]
+    #[arg(long = "kernel-memory-tcp", allow_negative_numbers = true)]
     kernel_memory_tcp: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     memory: Option<String>,
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_negative_numbers = true)]
     memory_reservation: Option<String>,
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_negative_numbers = true)]
     memory_swap: Option<String>,
-    #[arg(long = "pids-limit")]
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pids_limit: Option<String>,
     /// Intel RDT L3 cache schema of the container's own resctrl group.
     #[arg(long = "l3-cache-schema")]
     l3_cache_schema: Option<String>,
     /// Intel RDT memory bandwidth schema of the container's own resctrl group.
-    #[arg(long = "mem-bw-schema")]
+    #[arg(long = "mem-bw-schema", allow_negative_numbers = true)]
     mem_bw_schema: Option<String>,
     id: String,
 }
@@ -290,8 +292,8 @@ fn main() -> ExitCode {
         }
     };
     reserve_preserved_fds(&cli);
-    let logger = match log::Logger::open(cli.log.as_deref(), cli.log_format) {
-        Ok(l) => l,
+    let logger = match logging::Logger::open(cli.log.as_deref(), cli.log_format) {
+        Ok(l) => l.install(cli.debug),
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(1);
@@ -299,9 +301,9 @@ fn main() -> ExitCode {
     };
     match commands::dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            logger.error(&e.to_string());
-            ExitCode::from(1)
+        Err(f) => {
+            logger.error(&f.message);
+            ExitCode::from(f.code)
         }
     }
 }

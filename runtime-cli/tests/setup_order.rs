@@ -233,3 +233,50 @@ fn exec_as_root_enters_a_cwd_only_its_owner_may() {
     o.assert_ok("exec --user 0 --cwd /private");
     assert_eq!(o.stdout.trim(), "/private", "{o}");
 }
+
+/// `rro` and the other recursive options reach every mount of a bound tree (mount_setattr with
+/// AT_RECURSIVE), where `ro` only makes the top read-only.
+#[test]
+fn recursive_mount_options_reach_submounts() {
+    if runtime_lacks("recursive mount options", "runc < 1.2") {
+        return;
+    }
+    let Some(mut env) = setup("rro") else { return };
+    let src = env.dir.join("tree");
+    let sub = src.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "baleia-rro"])
+        .arg(&sub)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(sub.clone());
+    let mounts = env.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/rec", "type": "bind", "source": src, "options": ["rbind", "rro", "rnosuid"]}));
+    mounts.push(
+        json!({"destination": "/top", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+    );
+    env.sh("touch /rec/sub/x 2>&1 | grep -c Read-only; touch /top/sub/y && echo top-sub-writable; awk '$5 == \"/rec/sub\" {print $6}' /proc/self/mountinfo");
+    let o = env.run();
+    o.assert_ok("run with rro");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("1"),
+        "/rec/sub is writable: {o}"
+    );
+    assert_eq!(lines.get(1).copied(), Some("top-sub-writable"), "{o}");
+    assert!(
+        lines
+            .get(2)
+            .is_some_and(|l| l.contains("ro") && l.contains("nosuid")),
+        "{o}"
+    );
+}

@@ -150,6 +150,10 @@ pub(crate) mod msg {
     /// The child installed a filter with a listener: its fd number follows in decimal; the
     /// runtime takes a copy (pidfd_getfd), hands it to the seccomp agent and answers GO.
     pub const SECCOMP: u8 = b'S';
+    /// The child made a user namespace: the runtime writes its id maps, then says GO.
+    pub const USERNS: u8 = b'U';
+    /// The middle process forked the init; the payload is its host pid in decimal.
+    pub const PID: u8 = b'P';
 }
 
 /// Report `e` to the runtime over `sock`; when nobody listens any more (after `start`), on

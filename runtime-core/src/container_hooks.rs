@@ -33,8 +33,9 @@ pub(crate) struct HookSet {
     /// The state JSON before and after the pid.
     state_head: Vec<u8>,
     state_tail: Vec<u8>,
-    /// The hooks' working directory (runc runs them in the bundle).
-    cwd: CString,
+    /// The hooks' working directory, when not the init's own: runc's init runs createContainer
+    /// hooks from the rootfs (its host path) and startContainer ones from the process's cwd.
+    cwd: Option<CString>,
 }
 
 /// A pid no real process has: the state is rendered with it and split around it.
@@ -50,7 +51,7 @@ impl HookSet {
         kind: &'static str,
         hooks: Option<&Vec<Hook>>,
         mut state: serde_json::Value,
-        cwd: &std::path::Path,
+        cwd: Option<&std::path::Path>,
     ) -> Result<HookSet> {
         state["pid"] = serde_json::Value::from(PID_MARK.parse::<u64>().unwrap_or(0));
         let text = serde_json::to_string(&state)
@@ -86,8 +87,13 @@ impl HookSet {
             hooks: prepared,
             state_head: head.as_bytes().to_vec(),
             state_tail: tail.as_bytes().to_vec(),
-            cwd: CString::new(cwd.as_os_str().as_encoded_bytes())
-                .map_err(|_| Error::Spec("bundle path contains a NUL byte".into()))?,
+            cwd: match cwd {
+                Some(c) => Some(
+                    CString::new(c.as_os_str().as_encoded_bytes())
+                        .map_err(|_| Error::Spec("rootfs path contains a NUL byte".into()))?,
+                ),
+                None => None,
+            },
         })
     }
 
@@ -122,7 +128,9 @@ impl HookSet {
             let _ = sys::dup3(err_w.as_raw_fd(), 2, 0);
             // The fds passed to the container are not the hook's.
             let _ = sys::close_range(3, u32::MAX, 0);
-            let _ = sys::chdir(&self.cwd);
+            if let Some(cwd) = &self.cwd {
+                let _ = sys::chdir(cwd);
+            }
             let e = sys::execve(&h.path, &h.argv, &h.envp);
             let mut msg: Buf<512> = Buf::new();
             let _ = writeln!(msg, "exec {}: {e}", h.shown);

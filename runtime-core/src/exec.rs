@@ -118,7 +118,10 @@ fn exec_cgroups(base: &CgroupPaths, specs: &[String]) -> Result<CgroupPaths> {
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
 fn namespaces_to_join(pid: i32) -> i32 {
     let mut flags = 0;
+    // setns(2) on a pidfd joins a user namespace first, whatever the order here.
     for (name, flag) in [
+        ("user", libc::CLONE_NEWUSER),
+        ("time", libc::CLONE_NEWTIME),
         ("mnt", libc::CLONE_NEWNS),
         ("uts", libc::CLONE_NEWUTS),
         ("ipc", libc::CLONE_NEWIPC),
@@ -337,7 +340,12 @@ fn parent_side(
         ))
     })?;
     if let Some(pf) = &opts.pid_file {
-        crate::write_pid_file(pf, pid)?;
+        // The caller cannot track a process whose pid it was not given: end it (runc does).
+        if let Err(e) = crate::write_pid_file(pf, pid) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
+        }
     }
     Ok(pid)
 }

@@ -16,7 +16,12 @@ pub fn features() -> Value {
         .iter()
         .map(|(n, _, _)| *n)
         .chain(crate::rootfs::PROPAGATION_OPTIONS.iter().copied())
-        .chain(["defaults", "tmpcopyup"])
+        .chain(
+            crate::rootfs::options::RECURSIVE_OPTIONS
+                .iter()
+                .map(|(n, _, _)| *n),
+        )
+        .chain(["defaults", "tmpcopyup", "idmap", "ridmap"])
         .collect();
     mount_options.sort_unstable();
     let caps: Vec<String> = caps::all()
@@ -31,7 +36,7 @@ pub fn features() -> Value {
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": mount_options,
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true },
             "seccomp": {
@@ -55,7 +60,7 @@ pub fn features() -> Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": true, "schemata": true, "monitoring": true },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": true } }
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.baleia.version": env!("CARGO_PKG_VERSION")

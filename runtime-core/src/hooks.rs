@@ -1,9 +1,15 @@
 //! OCI hooks: run each hook of a kind in order with the container's state JSON on stdin,
 //! honouring its timeout without threads (a pidfd polled with a deadline).
+//!
+//! The hooks the runtime runs itself (prestart, createRuntime, poststart, poststop) run with the
+//! bundle directory as their working directory, and a relative `path` names a file in the
+//! bundle: runc chdirs into the bundle in `create` and `run`, and its hooks inherit that cwd
+//! and exec their `path` as given, so that is where engines' relative hooks and files land.
 
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,18 +18,55 @@ use oci_spec::runtime::Hook;
 
 use crate::error::{Error, Result};
 
-/// Run `hooks` (of kind `kind`, for messages) in order; the first failure stops the sequence.
-pub(crate) fn run(kind: &str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Result<()> {
+/// Run the runtime-side `hooks` of kind `kind` from the bundle directory `bundle` (absolute):
+/// it is their working directory, and a relative hook path is resolved in it, as under runc.
+pub(crate) fn run_from_bundle(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state: &[u8],
+    bundle: &Path,
+) -> Result<()> {
+    for (i, h) in hooks.into_iter().flatten().enumerate() {
+        log::debug!(
+            "run {kind} hook #{i}: {} {:?} (in {})",
+            hook_program(h.path(), Some(bundle)).display(),
+            h.args().as_deref().unwrap_or_default(),
+            bundle.display()
+        );
+    }
+    run_hooks(kind, hooks, state, Some(bundle))
+}
+
+fn run_hooks(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state: &[u8],
+    dir: Option<&Path>,
+) -> Result<()> {
     for (i, hook) in hooks.into_iter().flatten().enumerate() {
-        run_one(hook, state)
+        run_one(hook, state, dir)
             .map_err(|e| Error::Hook(format!("error running {kind} hook #{i}: {e}")))?;
     }
     Ok(())
 }
 
-fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
-    let path = hook.path();
+/// The program a hook runs: its path, joined to `dir` when relative. Joining (rather than
+/// leaving it to the exec) also keeps a bare name from being looked up in $PATH, which runc
+/// never does.
+fn hook_program(path: &Path, dir: Option<&Path>) -> PathBuf {
+    match dir {
+        Some(d) if path.is_relative() => d.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+fn run_one(hook: &Hook, state: &[u8], dir: Option<&Path>) -> std::result::Result<(), String> {
+    let program = hook_program(hook.path(), dir);
+    let path = program.as_path();
     let mut cmd = Command::new(path);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
     if let Some(args) = hook.args() {
         if let Some((argv0, rest)) = args.split_first() {
             cmd.arg0(argv0).args(rest);
@@ -84,5 +127,28 @@ fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
             String::from_utf8_lossy(&out.stdout).trim_end(),
             String::from_utf8_lossy(&out.stderr).trim_end()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_hook_paths_resolve_in_the_bundle() {
+        let b = Path::new("/run/b");
+        assert_eq!(
+            hook_program(Path::new("hooks/x"), Some(b)),
+            PathBuf::from("/run/b/hooks/x")
+        );
+        assert_eq!(
+            hook_program(Path::new("x"), Some(b)),
+            PathBuf::from("/run/b/x")
+        );
+        assert_eq!(
+            hook_program(Path::new("/usr/bin/x"), Some(b)),
+            PathBuf::from("/usr/bin/x")
+        );
+        assert_eq!(hook_program(Path::new("x"), None), PathBuf::from("x"));
     }
 }

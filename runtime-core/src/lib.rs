@@ -34,6 +34,8 @@ mod container_hooks;
 mod error;
 mod exec;
 mod hooks;
+mod namespaces;
+mod netlink;
 mod process;
 mod rootfs;
 mod sys;
@@ -141,13 +143,15 @@ pub struct Runtime {
 
 /// A terminal needs a console socket to send its master to, and a console socket is only
 /// meaningful with a terminal (runc refuses both mismatches). Returns the socket to use.
+/// (The `baleia` CLI gives a foreground `run -t` or `exec -t` a socket of its own and proxies
+/// the terminal to its stdio, as runc does.)
 pub(crate) fn check_console<'a>(
     p: &oci_spec::runtime::Process,
     socket: Option<&'a Path>,
 ) -> Result<Option<&'a Path>> {
     match (p.terminal() == Some(true), socket) {
         (true, None) => Err(Error::Spec(
-            "process.terminal is true but no --console-socket was given (baleia cannot proxy a terminal itself yet)".into(),
+            "cannot allocate a terminal: process.terminal is true but no --console-socket was given to send it to".into(),
         )),
         (false, Some(_)) => Err(Error::Spec(
             "cannot use a console socket if the process has no terminal (process.terminal is false)".into(),
@@ -297,6 +301,8 @@ impl Runtime {
             Some(r) => Some(intel_rdt::Plan::new(r, id, &intel_rdt::resctrl_root()?)?),
             None => None,
         };
+        // Before anything exists: a frozen cgroup would freeze the init, and us waiting on it.
+        cgroups::manager(&paths).refuse_frozen()?;
         let lock = self.store.reserve(id)?;
         let cgroup = cgroups::manager(&paths);
         let made = self.create_locked(
@@ -362,11 +368,17 @@ impl Runtime {
         let run_hooks = |pid: i32| -> Result<()> {
             let st = hook_state(id, "creating", pid, &bundle.dir, &annotations);
             #[allow(deprecated)]
-            hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &st)?;
-            hooks::run(
+            hooks::run_from_bundle(
+                "prestart",
+                hooks.and_then(|h| h.prestart().as_ref()),
+                &st,
+                &bundle.dir,
+            )?;
+            hooks::run_from_bundle(
                 "createRuntime",
                 hooks.and_then(|h| h.create_runtime().as_ref()),
                 &st,
+                &bundle.dir,
             )
         };
         let pid = process::spawn_init(launch, &run_hooks)?;
@@ -481,10 +493,11 @@ impl Runtime {
         drop(fd);
         std::fs::remove_file(&fifo).map_err(|e| Error::path("remove", &fifo, e))?;
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
-            if let Err(e) = hooks::run(
+            if let Err(e) = hooks::run_from_bundle(
                 "poststart",
                 Some(h),
                 &record_hook_state(&rec, "running", rec.pid),
+                &rec.bundle,
             ) {
                 let _ = self.signal(&rec, libc::SIGKILL, true);
                 return Err(e);
@@ -544,11 +557,24 @@ impl Runtime {
     }
 
     /// Send `signal` to the container's init, or with `all` to every process of the container.
+    ///
+    /// With `all`, a stopped container is no error: its init has exited, but its cgroup may
+    /// still hold processes (the init's children, when the container shares a pid namespace
+    /// as under Kubernetes), and those are signalled, as runc does. Signal 0 only checks.
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let rec = self.record(id)?;
         let status = derive_status(&self.store, &rec);
         if status == Status::Stopped {
-            return Err(Error::NotRunning(id.into()));
+            if !all {
+                return Err(Error::NotRunning(id.into()));
+            }
+            let cgroup = cgroups::manager(&rec.cgroup_paths);
+            // An empty (or already removed) cgroup has nothing to signal; freezing it to walk
+            // an empty list would only fail on a removed one.
+            if cgroup.pids()?.is_empty() {
+                return Ok(());
+            }
+            return Ok(cgroup.kill_all(signal)?);
         }
         self.signal(&rec, signal, all)?;
         // A frozen (cgroup v1) process gets nothing until thawed: a SIGKILL to a paused
@@ -561,6 +587,15 @@ impl Runtime {
     }
 
     fn signal(&self, rec: &Record, signal: i32, all: bool) -> Result<()> {
+        log::debug!(
+            "container {}: send signal {signal} to {}",
+            rec.id,
+            if all {
+                "every process in its cgroup".to_string()
+            } else {
+                format!("the init (pid {})", rec.pid)
+            }
+        );
         // With the host's pid namespace, killing the init leaves the rest running: only the
         // cgroup knows every process.
         if all || (rec.host_pid_ns && signal == libc::SIGKILL) {
@@ -632,9 +667,16 @@ impl Runtime {
             g.remove()?;
         }
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
-            // The spec: a failing poststop hook must not stop the deletion (runc only logs it;
-            // the library has no log, so the failure is dropped here).
-            let _ = hooks::run("poststop", Some(h), &record_hook_state(&rec, "stopped", 0));
+            // The spec: a failing poststop hook must not stop the deletion (runc only logs it,
+            // as a warning).
+            if let Err(e) = hooks::run_from_bundle(
+                "poststop",
+                Some(h),
+                &record_hook_state(&rec, "stopped", 0),
+                &rec.bundle,
+            ) {
+                log::warn!("{e}");
+            }
         }
         drop(lock);
         self.store.remove(id)
@@ -770,6 +812,30 @@ impl Runtime {
         Ok(stats)
     }
 
+    /// Watch container `id`'s cgroup for OOM kills, as `events` reports them; `None` when the
+    /// host has no memory cgroup to watch.
+    ///
+    /// ```no_run
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// if let Some(mut w) = rt.watch_oom("web").unwrap() {
+    ///     let ev = w.wait(std::time::Duration::from_secs(1)).unwrap();
+    ///     println!("{ev:?}");
+    /// }
+    /// ```
+    pub fn watch_oom(&self, id: &str) -> Result<Option<cgroups::OomWatcher>> {
+        let (rec, _) = self.live_record(id)?;
+        Ok(cgroups::OomWatcher::new(&rec.cgroup_paths)?)
+    }
+
+    /// Whether container `id` still exists under the root (in any state).
+    ///
+    /// ```no_run
+    /// assert!(!runtime_core::Runtime::new("/run/baleia").exists("never-made"));
+    /// ```
+    pub fn exists(&self, id: &str) -> bool {
+        state::validate_id(id).is_ok() && self.store.dir(id).is_dir()
+    }
+
     /// Run a new process in container `id` (runc's `exec`). Detached, returns its host pid;
     /// attached, forwards signals to it and returns its exit status.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
@@ -778,8 +844,11 @@ impl Runtime {
             Status::Stopped => Err(Error::InvalidState(
                 "cannot exec in a stopped container".into(),
             )),
-            // --ignore-paused: the process joins the frozen cgroup and runs once thawed.
-            Status::Paused if !opts.ignore_paused => Err(Error::Paused(id.into())),
+            // runc's words; --ignore-paused lets the process join the frozen cgroup and run
+            // once thawed.
+            Status::Paused if !opts.ignore_paused => Err(Error::InvalidState(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            )),
             _ => exec::exec(&rec, opts),
         }
     }

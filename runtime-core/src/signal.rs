@@ -5,19 +5,21 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use crate::error::{Error, Result, SysContext};
 
 /// Parse a signal as runc does: a number, or a name with or without the `SIG` prefix in any
-/// case (`KILL`, `sigkill`, `SIGRTMIN+3`).
+/// case (`KILL`, `sigkill`, `SIGRTMIN+3`). 0 is valid: like kill(2), it only checks that the
+/// target exists (engines use it to probe).
 ///
 /// ```
 /// use runtime_core::signal::parse;
 /// assert_eq!(parse("KILL").unwrap(), libc::SIGKILL);
 /// assert_eq!(parse("SIGTERM").unwrap(), libc::SIGTERM);
 /// assert_eq!(parse("9").unwrap(), 9);
+/// assert_eq!(parse("0").unwrap(), 0);
 /// assert!(parse("SIGNOPE").is_err());
 /// ```
 pub fn parse(raw: &str) -> Result<i32> {
     let unknown = || Error::Other(format!("unknown signal {raw:?}"));
     if let Ok(n) = raw.parse::<i32>() {
-        return if (1..=libc::SIGRTMAX()).contains(&n) {
+        return if (0..=libc::SIGRTMAX()).contains(&n) {
             Ok(n)
         } else {
             Err(unknown())
@@ -160,9 +162,10 @@ mod tests {
         assert_eq!(parse("kill").unwrap(), libc::SIGKILL);
         assert_eq!(parse("SigUsr1").unwrap(), libc::SIGUSR1);
         assert_eq!(parse("15").unwrap(), 15);
+        assert_eq!(parse("0").unwrap(), 0);
         assert_eq!(parse("RTMIN+2").unwrap(), libc::SIGRTMIN() + 2);
         assert_eq!(parse("SIGRTMAX").unwrap(), libc::SIGRTMAX());
-        for bad in ["0", "65", "-1", "FOO", "SIG", "RTMIN+99", ""] {
+        for bad in ["65", "-1", "FOO", "SIG", "RTMIN+99", ""] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -86,22 +86,7 @@ impl Bundle {
         validate_process(process)?;
         if let Some(linux) = spec.linux() {
             validate_linux(linux)?;
-        }
-        for m in spec.mounts().iter().flatten() {
-            if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-                return Err(Error::Unsupported(format!(
-                    "idmapped mount on {}",
-                    m.destination().display()
-                )));
-            }
-            for o in m.options().iter().flatten() {
-                if matches!(o.as_str(), "idmap" | "ridmap") {
-                    return Err(Error::Unsupported(format!(
-                        "idmapped mount on {}",
-                        m.destination().display()
-                    )));
-                }
-            }
+            crate::namespaces::validate(linux, Some(process))?;
         }
         Ok(())
     }
@@ -146,13 +131,6 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             return Err(Error::Spec(format!("duplicate namespace type {t}")));
         }
         seen.push(t);
-        match t {
-            LinuxNamespaceType::User => {
-                return Err(Error::Unsupported("user namespaces (and rootless)".into()))
-            }
-            LinuxNamespaceType::Time => return Err(Error::Unsupported("time namespaces".into())),
-            _ => {}
-        }
         if let Some(p) = ns.path() {
             if !p.exists() {
                 return Err(Error::Spec(format!(
@@ -162,17 +140,9 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             }
         }
     }
-    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
-        return Err(Error::Unsupported(
-            "uid/gid mappings (user namespaces)".into(),
-        ));
-    }
     validate_linux_13(linux)?;
     if linux.net_devices().is_some() {
         return Err(Error::Unsupported("linux.netDevices".into()));
-    }
-    if linux.time_offsets().is_some() {
-        return Err(Error::Unsupported("linux.timeOffsets".into()));
     }
     if let Some(p) = linux.rootfs_propagation() {
         crate::rootfs::propagation_flag(p)

@@ -538,11 +538,29 @@ pub(crate) fn mount_setattr(
     clr: u64,
     propagation: u64,
 ) -> Result<(), Errno> {
+    mount_setattr_full(fd, recursive, set, clr, propagation, 0)
+}
+
+/// Make the detached mount `fd` an id-mapped one, with the id maps of the user namespace
+/// `userns`.
+pub(crate) fn mount_setattr_idmap(fd: RawFd, recursive: bool, userns: RawFd) -> Result<(), Errno> {
+    const MOUNT_ATTR_IDMAP: u64 = 0x10_0000;
+    mount_setattr_full(fd, recursive, MOUNT_ATTR_IDMAP, 0, 0, userns as u64)
+}
+
+fn mount_setattr_full(
+    fd: RawFd,
+    recursive: bool,
+    set: u64,
+    clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+) -> Result<(), Errno> {
     let a = MountAttr {
         attr_set: set,
         attr_clr: clr,
         propagation,
-        userns_fd: 0,
+        userns_fd,
     };
     let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: a is a valid mount_attr of the size passed; the path is empty.

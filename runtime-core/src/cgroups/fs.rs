@@ -209,3 +209,80 @@ pub(crate) fn kill_pid(pid: i32, signal: i32) -> Result<(), CgroupError> {
     }
     Ok(())
 }
+
+/// cgroup v1 freezer: the state of `dir`, or of its nearest existing ancestor (a new cgroup
+/// inherits its parent's state). v1 reports the effective state, parents included, so the
+/// first directory found decides. The root cgroup has no freezer.state and is never frozen.
+pub(crate) fn v1_frozen_ancestor(dir: &Path) -> Result<Option<PathBuf>, CgroupError> {
+    for d in dir.ancestors() {
+        if !d.is_dir() {
+            continue;
+        }
+        return match read_opt(d, "freezer.state")? {
+            Some(s) if s.trim() != "THAWED" => Ok(Some(d.to_path_buf())),
+            _ => Ok(None),
+        };
+    }
+    Ok(None)
+}
+
+/// cgroup v2: the first of `dir` and its ancestors whose cgroup.freeze is 1. v2 shows each
+/// cgroup's own setting, so every ancestor up to the root (which has no cgroup.freeze) counts.
+pub(crate) fn v2_frozen_ancestor(dir: &Path) -> Result<Option<PathBuf>, CgroupError> {
+    for d in dir.ancestors() {
+        if !d.is_dir() {
+            continue;
+        }
+        match read_opt(d, "cgroup.freeze")? {
+            Some(s) if s.trim() == "1" => return Ok(Some(d.to_path_buf())),
+            Some(_) => {}
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("baleia-frz-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("parent/child")).unwrap();
+        root
+    }
+
+    #[test]
+    fn v1_state_of_the_nearest_existing_cgroup_decides() {
+        let root = tree("v1");
+        let (parent, child) = (root.join("parent"), root.join("parent/child"));
+        std::fs::write(parent.join("freezer.state"), "FROZEN\n").unwrap();
+        std::fs::write(child.join("freezer.state"), "THAWED\n").unwrap();
+        assert_eq!(v1_frozen_ancestor(&child).unwrap(), None);
+        // Not created yet: it would inherit the parent's state.
+        assert_eq!(
+            v1_frozen_ancestor(&parent.join("new/deeper")).unwrap(),
+            Some(parent.clone())
+        );
+        std::fs::write(child.join("freezer.state"), "FREEZING\n").unwrap();
+        assert_eq!(v1_frozen_ancestor(&child).unwrap(), Some(child.clone()));
+        // The root has no freezer.state.
+        assert_eq!(v1_frozen_ancestor(&root.join("other")).unwrap(), None);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn v2_any_frozen_ancestor_up_to_the_root_counts() {
+        let root = tree("v2");
+        let (parent, child) = (root.join("parent"), root.join("parent/child"));
+        std::fs::write(parent.join("cgroup.freeze"), "1\n").unwrap();
+        std::fs::write(child.join("cgroup.freeze"), "0\n").unwrap();
+        assert_eq!(v2_frozen_ancestor(&child).unwrap(), Some(parent.clone()));
+        std::fs::write(parent.join("cgroup.freeze"), "0\n").unwrap();
+        assert_eq!(v2_frozen_ancestor(&child.join("new")).unwrap(), None);
+        std::fs::write(child.join("cgroup.freeze"), "1\n").unwrap();
+        assert_eq!(v2_frozen_ancestor(&child.join("new")).unwrap(), Some(child));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

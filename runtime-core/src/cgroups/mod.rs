@@ -16,6 +16,7 @@
 mod bpf;
 mod fs;
 mod mountinfo;
+mod oom;
 mod stats;
 mod update;
 mod v1;
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use bpf::{device_program, DeviceRule};
+pub use oom::{OomEvent, OomWatcher};
 pub use stats::{
     network_interfaces, BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry,
     MemoryStats, NetworkInterface, PidsStats, Stats, Throttling,
@@ -131,6 +133,14 @@ pub enum CgroupError {
         source: std::io::Error,
         /// The verifier log, if any (prefixed with ": verifier: ").
         log: String,
+    },
+    /// The cgroup (or one of its ancestors) is frozen: a process put there would stop at
+    /// once, and whoever waits for it would wait forever. runc refuses such a cgroup with
+    /// the same words.
+    #[error("container's cgroup unexpectedly frozen: {path} is frozen")]
+    Frozen {
+        /// The frozen cgroup directory.
+        path: PathBuf,
     },
     /// A state change (freeze) did not happen in time.
     #[error("cgroup: timed out waiting for {path} to become {what}")]
@@ -316,6 +326,10 @@ pub trait CgroupManager {
     fn thaw(&self) -> Result<(), CgroupError>;
     /// Whether the cgroup is frozen (or freezing).
     fn is_frozen(&self) -> Result<bool, CgroupError>;
+    /// Fails with [`CgroupError::Frozen`] when the cgroup, or the nearest existing ancestor
+    /// that would pass its state on to it, is frozen: checked before a container is put into
+    /// it. A cgroup that does not exist yet counts as thawed unless an ancestor is frozen.
+    fn refuse_frozen(&self) -> Result<(), CgroupError>;
     /// Sends `signal` to every process: cgroup.kill on v2 for SIGKILL, otherwise freeze,
     /// signal each, thaw (so that nothing forks in between).
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError>;

@@ -28,7 +28,11 @@ pub(crate) fn device_rule_v1(d: &LinuxDeviceCgroup) -> String {
         Some(x) if x >= 0 => x.to_string(),
         _ => "*".to_string(),
     };
-    let access = d.access().clone().unwrap_or_else(|| "rwm".to_string());
+    let access = d
+        .access()
+        .as_deref()
+        .map(super::validate::device_access)
+        .unwrap_or_else(|| "rwm".to_string());
     if t == "a" && d.major().is_none() && d.minor().is_none() {
         // The kernel only accepts the short form for "everything".
         return "a".to_string();
@@ -392,6 +396,16 @@ impl V1Manager {
     }
 }
 
+/// The distinct directories of `paths`, for log lines.
+pub(crate) fn display_dirs(paths: &CgroupPaths) -> String {
+    paths
+        .dirs()
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -> String {
     let mut s = dev.to_string();
     if let Some(h) = handles {
@@ -405,6 +419,7 @@ pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -
 
 impl CgroupManager for V1Manager {
     fn create(&self) -> Result<(), CgroupError> {
+        log::debug!("cgroup: create {}", display_dirs(&self.paths));
         for d in self.paths.dirs() {
             fs::mkdir_p(&d)?;
         }
@@ -412,6 +427,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        log::debug!("cgroup: move pid {pid} into {}", display_dirs(&self.paths));
         for d in self.paths.dirs() {
             write(&d, "cgroup.procs", &pid.to_string())?;
         }
@@ -419,6 +435,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn apply_resources(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        log::debug!("cgroup: apply the spec's resources");
         self.set_all(r, false)
     }
 
@@ -443,6 +460,7 @@ impl CgroupManager for V1Manager {
 
     fn freeze(&self) -> Result<(), CgroupError> {
         let d = self.freezer()?;
+        log::debug!("cgroup: freeze {}", d.display());
         write(d, "freezer.state", "FROZEN")?;
         fs::wait_until(&d.join("freezer.state"), "FROZEN", || {
             let s = read(d, "freezer.state")?;
@@ -457,6 +475,7 @@ impl CgroupManager for V1Manager {
 
     fn thaw(&self) -> Result<(), CgroupError> {
         let d = self.freezer()?;
+        log::debug!("cgroup: thaw {}", d.display());
         write(d, "freezer.state", "THAWED")?;
         fs::wait_until(&d.join("freezer.state"), "THAWED", || {
             Ok(read(d, "freezer.state")?.trim() == "THAWED")
@@ -468,6 +487,22 @@ impl CgroupManager for V1Manager {
         Ok(read(d, "freezer.state")?.trim() != "THAWED")
     }
 
+    fn refuse_frozen(&self) -> Result<(), CgroupError> {
+        let v1 = match self.dir("freezer") {
+            Some(d) => fs::v1_frozen_ancestor(d)?,
+            None => None,
+        };
+        // Hybrid hosts: the unified hierarchy can freeze its members too.
+        let v2 = match (v1.is_none(), self.dir("")) {
+            (true, Some(u)) => fs::v2_frozen_ancestor(u)?,
+            _ => None,
+        };
+        match v1.or(v2) {
+            Some(path) => Err(CgroupError::Frozen { path }),
+            None => Ok(()),
+        }
+    }
+
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
         // Freeze so that nothing forks between reading the list and signalling it.
         let frozen = self.dir("freezer").is_some();
@@ -475,9 +510,10 @@ impl CgroupManager for V1Manager {
         if frozen && !was_frozen {
             self.freeze()?;
         }
-        let result = self
-            .pids()
-            .and_then(|pids| pids.iter().try_for_each(|p| fs::kill_pid(*p, signal)));
+        let result = self.pids().and_then(|pids| {
+            log::debug!("cgroup: send signal {signal} to pids {pids:?}");
+            pids.iter().try_for_each(|p| fs::kill_pid(*p, signal))
+        });
         // A paused container that is sent SIGKILL is thawed so that it can die (runc thaws
         // after signalling too); other signals leave a paused container paused.
         if frozen && (!was_frozen || signal == libc::SIGKILL) {
@@ -487,6 +523,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
+        log::debug!("cgroup: remove {}", display_dirs(&self.paths));
         let mut first = None;
         for d in self.paths.dirs() {
             if let Err(e) = fs::remove_tree(&d) {

@@ -321,15 +321,21 @@ impl V2Manager {
 
 impl CgroupManager for V2Manager {
     fn create(&self) -> Result<(), CgroupError> {
+        log::debug!("cgroup: create {}", self.dir.display());
         fs::mkdir_p(&self.dir)?;
         self.enable_controllers()
     }
 
     fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        log::debug!("cgroup: move pid {pid} into {}", self.dir.display());
         write(&self.dir, "cgroup.procs", &pid.to_string())
     }
 
     fn apply_resources(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        log::debug!(
+            "cgroup: apply the spec's resources to {}",
+            self.dir.display()
+        );
         self.set_all(r, false)
     }
 
@@ -347,6 +353,7 @@ impl CgroupManager for V2Manager {
 
     fn freeze(&self) -> Result<(), CgroupError> {
         let d = &self.dir;
+        log::debug!("cgroup: freeze {}", d.display());
         write(d, "cgroup.freeze", "1")?;
         fs::wait_until(&d.join("cgroup.events"), "frozen", || {
             let ev = fs::read_keyed(d, "cgroup.events")?;
@@ -356,6 +363,7 @@ impl CgroupManager for V2Manager {
 
     fn thaw(&self) -> Result<(), CgroupError> {
         let d = &self.dir;
+        log::debug!("cgroup: thaw {}", d.display());
         write(d, "cgroup.freeze", "0")?;
         fs::wait_until(&d.join("cgroup.events"), "thawed", || {
             let ev = fs::read_keyed(d, "cgroup.events")?;
@@ -364,12 +372,26 @@ impl CgroupManager for V2Manager {
     }
 
     fn is_frozen(&self) -> Result<bool, CgroupError> {
-        Ok(read(&self.dir, "cgroup.freeze")?.trim() == "1")
+        if read(&self.dir, "cgroup.freeze")?.trim() == "1" {
+            return Ok(true);
+        }
+        // Frozen through an ancestor: cgroup.freeze shows only our own setting, the
+        // effective state is in cgroup.events (an exec into it would wait forever).
+        let ev = fs::read_keyed(&self.dir, "cgroup.events")?;
+        Ok(fs::keyed(&ev, "frozen") == 1)
+    }
+
+    fn refuse_frozen(&self) -> Result<(), CgroupError> {
+        match fs::v2_frozen_ancestor(&self.dir)? {
+            Some(path) => Err(CgroupError::Frozen { path }),
+            None => Ok(()),
+        }
     }
 
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
         let d = &self.dir;
         if signal == libc::SIGKILL && d.join("cgroup.kill").exists() {
+            log::debug!("cgroup: kill every process in {}", d.display());
             write(d, "cgroup.kill", "1")?;
             // The kill is asynchronous: wait until the tasks are gone so that a following
             // rmdir does not race them.
@@ -381,9 +403,10 @@ impl CgroupManager for V2Manager {
         if !was_frozen {
             self.freeze()?;
         }
-        let result = self
-            .pids()
-            .and_then(|pids| pids.iter().try_for_each(|p| fs::kill_pid(*p, signal)));
+        let result = self.pids().and_then(|pids| {
+            log::debug!("cgroup: send signal {signal} to pids {pids:?}");
+            pids.iter().try_for_each(|p| fs::kill_pid(*p, signal))
+        });
         // A paused container that is sent SIGKILL is thawed so that it can die (runc thaws
         // after signalling too); other signals leave a paused container paused.
         if !was_frozen || signal == libc::SIGKILL {
@@ -393,6 +416,7 @@ impl CgroupManager for V2Manager {
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
+        log::debug!("cgroup: remove {}", self.dir.display());
         fs::remove_tree(&self.dir)
     }
 

@@ -23,6 +23,12 @@ fn limit(field: &str, v: Option<i64>) -> Result<(), CgroupError> {
     }
 }
 
+/// The r, w and m of a device rule's access string, each once, in that order: what the kernel
+/// is given (it refuses any other letter).
+pub(crate) fn device_access(a: &str) -> String {
+    "rwm".chars().filter(|c| a.contains(*c)).collect()
+}
+
 /// A cpuset list: "0-3,5,7-8".
 pub(crate) fn cpuset_list(field: &str, s: &str) -> Result<(), CgroupError> {
     if s.is_empty() {
@@ -68,7 +74,19 @@ fn page_size(field: &str, s: &str) -> Result<(), CgroupError> {
 /// assert!(validate_resources(&r).is_err());
 /// ```
 pub fn validate_resources(r: &LinuxResources) -> Result<(), CgroupError> {
-    validate(r, true)
+    validate(r, true)?;
+    // Said once here, at the entry point, not by every later validation of the same rules.
+    for (i, d) in r.devices().iter().flatten().enumerate() {
+        if let Some(a) = d.access() {
+            if a.chars().any(|c| !matches!(c, 'r' | 'w' | 'm')) {
+                log::warn!(
+                    "devices[{i}].access {a:?}: ignoring the letters other than r, w, m (using {:?})",
+                    device_access(a)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Validates every field; `v2` selects the rules of that version (`unified` only on v2).
@@ -190,10 +208,12 @@ pub(crate) fn validate(r: &LinuxResources, v2: bool) -> Result<(), CgroupError> 
             }
         }
         if let Some(a) = d.access() {
-            if a.is_empty() || !a.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+            // runc keeps the r, w and m of an access string and drops any other letter
+            // ("rwa" is "rw"); with none of the three left there is nothing to grant.
+            if device_access(a).is_empty() {
                 return Err(bad(
                     format!("{f}.access"),
-                    format!("{a:?} is not a combination of r, w, m"),
+                    format!("{a:?} has none of r, w, m"),
                 ));
             }
         }
@@ -227,4 +247,34 @@ pub(crate) fn validate(r: &LinuxResources, v2: bool) -> Result<(), CgroupError> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn devices(access: &str) -> LinuxResources {
+        serde_json::from_value(serde_json::json!({"devices": [
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": access}
+        ]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn device_access_keeps_r_w_m_and_drops_other_letters_as_runc() {
+        assert_eq!(device_access("rwa"), "rw");
+        assert_eq!(device_access("mwr"), "rwm");
+        assert_eq!(device_access("m"), "m");
+        assert!(validate(&devices("rwa"), false).is_ok());
+        assert!(validate(&devices("rwm"), false).is_ok());
+        for bad in ["", "x", "RW"] {
+            let e = validate(&devices(bad), false).unwrap_err().to_string();
+            assert!(e.contains("devices[0].access"), "{bad:?}: {e}");
+        }
+        let d: oci_spec::runtime::LinuxDeviceCgroup = serde_json::from_value(
+            serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwa"}),
+        )
+        .unwrap();
+        assert_eq!(super::super::v1::device_rule_v1(&d), "c 1:11 rw");
+    }
 }

@@ -204,8 +204,13 @@ impl ProcessPlan {
         self.user.no_new_privs
     }
 
-    /// oom_score_adj is inherited: the init and the exec helper set their own, through the
-    /// host's /proc, before anything can hide it.
+    /// The value for /proc/<pid>/oom_score_adj, which the runtime writes for the init.
+    pub(crate) fn oom_score_adj(&self) -> Option<&CStr> {
+        self.oom_score_adj.as_deref()
+    }
+
+    /// oom_score_adj is inherited: the exec helper sets its own, through the host's /proc,
+    /// before it joins the container.
     pub(crate) fn set_oom_score_adj(&self) -> CResult<()> {
         let Some(v) = &self.oom_score_adj else {
             return Ok(());

@@ -14,13 +14,30 @@ use super::finish::{self, ProcessPlan};
 use crate::child::{self, msg, CResult, ChildError, OrFail};
 use crate::container_hooks::HookSet;
 use crate::rootfs::{self, RootfsPlan};
-use crate::sys::{self, CWD};
+use crate::sys::{self, Forked, CWD};
 
 /// A namespace joined by path.
 pub(crate) struct Join {
     pub fd: OwnedFd,
     pub nstype: i32,
     pub shown: String,
+}
+
+/// When one clone3 cannot make the container's namespaces, its child ("the middle") makes them
+/// and forks the init into them: joining namespaces owned by the host must come before a new
+/// user namespace (which would own the new ones), a joined user namespace must come before
+/// anything it owns, and a new pid or time namespace made by unshare (time offsets must be
+/// written before any process is in it) only applies to the children of the unsharer. The init
+/// is forked with CLONE_PARENT, so that it is the runtime's child as in the one-clone case.
+pub(crate) struct TwoStep {
+    /// New namespaces to unshare after the joins (and the user namespace).
+    pub unshare: i32,
+    /// /proc/self/timens_offsets content, for a new time namespace with offsets.
+    pub time_offsets: Option<CString>,
+    /// New namespaces the init is forked into: CLONE_NEWPID and/or CLONE_NEWTIME.
+    pub fork_into: i32,
+    /// Wait for the parent to put us in the (v1) cgroup before forking the init.
+    pub wait_for_cgroup: bool,
 }
 
 /// Everything the init needs, prepared by the parent.
@@ -35,12 +52,22 @@ pub(crate) struct Init {
     /// The session keyring to join (none with --no-new-keyring).
     pub keyring: Option<CString>,
     pub joins: Vec<Join>,
+    /// The network namespace is new (not joined): its `lo` is ours to bring up.
+    pub new_netns: bool,
     pub hostname: Option<CString>,
     pub domainname: Option<CString>,
-    pub fifo: CString,
+    /// The exec fifo, opened read-write by the parent (before any user namespace could keep
+    /// us from opening the host's state directory).
+    pub fifo: OwnedFd,
     pub rootfs: RootfsPlan,
     /// The parent moves us into the cgroup (v1) while we mount: wait for its word.
     pub wait_for_cgroup: bool,
+    /// We are in a new user namespace (made by clone3, or by the middle process of
+    /// `two_step`): the parent writes its id maps when asked, then we become its root.
+    pub new_user: bool,
+    /// Namespaces the kernel will not let one clone3 make: the clone's child joins and
+    /// unshares them, then forks the init (see [`TwoStep`]).
+    pub two_step: Option<TwoStep>,
     /// A new cgroup namespace, unshared once we are in the cgroup.
     pub late_cgroupns: bool,
     /// prestart/createRuntime hooks: the parent runs them when we ask.
@@ -73,12 +100,19 @@ impl Init {
         self.die_with_parent()?;
         sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0)
             .or_fail(|b| write!(b, "prctl(PR_SET_DUMPABLE)"))?;
+        match &self.two_step {
+            Some(t) => self.make_namespaces_and_fork(t)?,
+            None => {
+                if self.new_user {
+                    self.become_root_of_new_user_namespace()?;
+                }
+                self.join_namespaces()?;
+            }
+        }
         let host_pid = host_pid()?;
-        self.process.set_oom_score_adj()?;
         self.join_keyring()?;
-        self.join_namespaces()?;
+        self.bring_up_loopback()?;
         self.set_names()?;
-        let fifo = self.open_exec_fifo()?;
         let prepared = rootfs::prepare(&self.rootfs)?;
         self.wait_for_cgroup()?;
         self.unshare_cgroupns()?;
@@ -95,7 +129,7 @@ impl Init {
         }
         let exe = self.process.prepare()?;
         self.ready()?;
-        wait_for_start(fifo)?;
+        wait_for_start(&self.fifo)?;
         self.start_hooks.run(host_pid)?;
         self.process.exec(exe)
     }
@@ -192,6 +226,16 @@ impl Init {
         Ok(())
     }
 
+    /// runc and crun bring `lo` up in a network namespace they create, never in a joined one:
+    /// anything that talks to 127.0.0.1 inside needs it.
+    fn bring_up_loopback(&self) -> CResult<()> {
+        if self.new_netns {
+            crate::netlink::loopback_up()
+                .or_fail(|b| write!(b, "bring up the loopback interface"))?;
+        }
+        Ok(())
+    }
+
     fn set_names(&self) -> CResult<()> {
         if let Some(h) = &self.hostname {
             // SAFETY: h points to h.len() valid bytes.
@@ -208,10 +252,71 @@ impl Init {
         Ok(())
     }
 
-    /// Read-write, so that opening never blocks and the init counts as a writer itself: the
-    /// read in `wait_for_start` then waits for `start`'s byte instead of seeing end-of-file.
-    fn open_exec_fifo(&self) -> CResult<OwnedFd> {
-        sys::openat(CWD, &self.fifo, libc::O_RDWR, 0).or_fail(|b| write!(b, "open {:?}", self.fifo))
+    /// Ask the parent to write our new user namespace's id maps, then become its root (until
+    /// then we have no ids in it; the kernel uid is still the host's).
+    fn become_root_of_new_user_namespace(&self) -> CResult<()> {
+        send(self.sock.as_raw_fd(), msg::USERNS)?;
+        expect_go(self.sock.as_raw_fd())?;
+        // Raw syscalls: glibc's would wait for the caller's other threads (see capabilities).
+        // SAFETY: plain syscalls with integer arguments.
+        unsafe {
+            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 {
+                return Err(Errno::last())
+                    .or_fail(|b| write!(b, "become gid 0 in the user namespace"));
+            }
+            if libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
+                return Err(Errno::last())
+                    .or_fail(|b| write!(b, "become uid 0 in the user namespace"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The middle process of [`TwoStep`]: join, make the user namespace, unshare the rest,
+    /// fork the init into them, and (in the middle) tell the parent its pid and leave.
+    fn make_namespaces_and_fork(&self, t: &TwoStep) -> CResult<()> {
+        self.join_namespaces()?;
+        if self.new_user {
+            sys::unshare(libc::CLONE_NEWUSER)
+                .or_fail(|b| write!(b, "unshare the user namespace"))?;
+        }
+        if t.fork_into & libc::CLONE_NEWTIME != 0 {
+            // Before we become the user namespace's root: /proc/self of a non-dumpable process
+            // stays the host root's, which we still are.
+            sys::unshare(libc::CLONE_NEWTIME)
+                .or_fail(|b| write!(b, "unshare the time namespace"))?;
+            if let Some(offsets) = &t.time_offsets {
+                let fd = sys::openat(CWD, c"/proc/self/timens_offsets", libc::O_WRONLY, 0)
+                    .or_fail(|b| write!(b, "open /proc/self/timens_offsets"))?;
+                sys::write_all(fd.as_raw_fd(), offsets.to_bytes())
+                    .or_fail(|b| write!(b, "write the time offsets {offsets:?}"))?;
+            }
+        }
+        if self.new_user {
+            self.become_root_of_new_user_namespace()?;
+        }
+        if t.unshare != 0 {
+            sys::unshare(t.unshare).or_fail(|b| write!(b, "unshare the container's namespaces"))?;
+        }
+        if t.fork_into & libc::CLONE_NEWPID != 0 {
+            sys::unshare(libc::CLONE_NEWPID).or_fail(|b| write!(b, "unshare the pid namespace"))?;
+        }
+        if t.wait_for_cgroup {
+            expect_go(self.sock.as_raw_fd())?;
+        }
+        // SAFETY: the child goes on with the init's steps (syscalls only); the middle leaves
+        // through _exit.
+        match unsafe { sys::clone3(libc::CLONE_PARENT as u64, None) }
+            .or_fail(|b| write!(b, "fork the container's init"))?
+        {
+            Forked::Child { .. } => self.die_with_parent(),
+            Forked::Parent(pid) => {
+                let mut digits = [0u8; 20];
+                let text = child::itoa(pid as u64, &mut digits);
+                let _ = sys::send_parts(self.sock.as_raw_fd(), &[&[msg::PID], text]);
+                sys::exit_now(0)
+            }
+        }
     }
 
     /// Moving a process between cgroup v1 hierarchies costs the parent an RCU grace period
@@ -262,7 +367,7 @@ fn expect_go(sock: RawFd) -> CResult<()> {
 }
 
 /// Block until `start` writes its byte into the fifo.
-fn wait_for_start(fifo: OwnedFd) -> CResult<()> {
+fn wait_for_start(fifo: &OwnedFd) -> CResult<()> {
     let mut byte = [0u8; 1];
     sys::read(fifo.as_raw_fd(), &mut byte).or_fail(|b| write!(b, "wait on the exec fifo"))?;
     Ok(())

@@ -89,6 +89,18 @@ struct NsPlan {
     /// namespace's root is the container's cgroup.
     late_cgroupns: bool,
     has_mnt: bool,
+    /// A new user namespace (its flag is not in `clone_flags`).
+    new_user: bool,
+    /// A new time namespace's offsets, as /proc/self/timens_offsets wants them.
+    time_offsets: Option<String>,
+}
+
+impl NsPlan {
+    /// Whether one clone3 can make the namespaces (see `init::TwoStep` for why not).
+    fn two_step(&self) -> bool {
+        let joins_user = self.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER);
+        joins_user || (self.new_user && !self.joins.is_empty()) || self.time_offsets.is_some()
+    }
 }
 
 fn plan_namespaces(spec: &Spec, born_in_cgroup: bool) -> Result<NsPlan> {
@@ -98,6 +110,8 @@ fn plan_namespaces(spec: &Spec, born_in_cgroup: bool) -> Result<NsPlan> {
         pid_join: None,
         late_cgroupns: false,
         has_mnt: false,
+        new_user: false,
+        time_offsets: None,
     };
     let mut has_uts = false;
     for ns in namespaces(spec) {
@@ -121,8 +135,24 @@ fn plan_namespaces(spec: &Spec, born_in_cgroup: bool) -> Result<NsPlan> {
             None if flag == libc::CLONE_NEWCGROUP && !born_in_cgroup => {
                 plan.late_cgroupns = true;
             }
+            None if flag == libc::CLONE_NEWUSER => plan.new_user = true,
             None => plan.clone_flags |= flag,
         }
+    }
+    // A joined user namespace owns what else is joined: it goes first.
+    plan.joins.sort_by_key(|j| {
+        if j.nstype == libc::CLONE_NEWUSER {
+            0
+        } else {
+            1
+        }
+    });
+    if let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    {
+        plan.time_offsets = Some(crate::namespaces::render_offsets(offsets)?);
     }
     if (spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
         || spec.domainname().as_deref().is_some_and(|h| !h.is_empty()))
@@ -200,14 +230,28 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         None => None,
     };
     let ns = plan_namespaces(spec, cgroup_dir.is_some())?;
-    let rootfs = RootfsPlan::new(
+    let container_maps = match (ns.new_user, spec.linux().as_ref()) {
+        (true, Some(linux)) => Some((
+            crate::namespaces::map_text(linux.uid_mappings().as_deref().unwrap_or(&[])),
+            crate::namespaces::map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
+        )),
+        _ => None,
+    };
+    let mut rootfs = RootfsPlan::new(
         spec,
         &l.bundle.dir,
         &l.bundle.rootfs,
         l.no_pivot,
         l.cgroup_paths,
-        ns.has_mnt,
+        crate::rootfs::NsView {
+            mount: ns.has_mnt,
+            user: ns.new_user || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER),
+            maps: container_maps
+                .as_ref()
+                .map(|(u, g)| (u.as_str(), g.as_str())),
+        },
     )?;
+    rootfs.prepare_idmapped_mounts()?;
     let passwd = finish::passwd_for_create(spec, &l.bundle.dir, &l.bundle.rootfs);
     let linux = spec.linux().as_ref();
     let container = attrs::ContainerAttrs::new(
@@ -223,13 +267,13 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         state("created"),
-        &l.bundle.dir,
+        Some(&l.bundle.rootfs),
     )?;
     let start_hooks = HookSet::new(
         "startContainer",
         hooks.and_then(|h| h.start_container().as_ref()),
         state("running"),
-        &l.bundle.dir,
+        None,
     )?;
     let runtime_hooks = hooks.is_some_and(|h| {
         #[allow(deprecated)]
@@ -246,9 +290,13 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     let timeout = l.timeout + Duration::from_secs(hook_time as u64);
 
     let fifo = l.state_dir.join(EXEC_FIFO);
-    let fifo_c = cstring(&fifo.to_string_lossy(), "state directory")?;
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo.display()))?;
+    // Read-write, so that opening never blocks and the init counts as a writer itself: its
+    // read then waits for `start`'s byte instead of seeing end-of-file.
+    let fifo_fd = nix::fcntl::open(&fifo, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| format!("open {}", fifo.display()))?;
+    let fifo_fd = above(fifo_fd, min_fd)?;
     let (parent_sock, child_sock) = sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
     plan.sync_sock = Some(child_sock.as_raw_fd());
@@ -264,6 +312,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         Some(c) => Some(above(c, min_fd)?),
         None => None,
     };
+    let two_step = ns.two_step();
     let mut joins = Vec::new();
     for j in ns.joins {
         joins.push(Join {
@@ -271,9 +320,38 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             ..j
         });
     }
-    let mut keep: Vec<RawFd> = vec![child_sock.as_raw_fd()];
+    let mut keep: Vec<RawFd> = vec![child_sock.as_raw_fd(), fifo_fd.as_raw_fd()];
+    keep.extend(rootfs.move_fds_above(min_fd)?);
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep.extend(joins.iter().map(|j| j.fd.as_raw_fd()));
+    let v1 = cgroup_dir.is_none();
+    let new_user = ns.new_user;
+    let mut clone_flags = ns.clone_flags;
+    let two = if two_step {
+        let fork_into = clone_flags & (libc::CLONE_NEWPID | libc::CLONE_NEWTIME);
+        let unshare = clone_flags & !fork_into;
+        clone_flags = 0;
+        Some(init::TwoStep {
+            unshare,
+            time_offsets: match &ns.time_offsets {
+                Some(t) => Some(cstring(t, "time offsets")?),
+                None => None,
+            },
+            fork_into,
+            wait_for_cgroup: v1 && !new_user,
+        })
+    } else {
+        if new_user {
+            clone_flags |= libc::CLONE_NEWUSER;
+        }
+        None
+    };
+    let maps = container_maps;
+    let oom = plan.oom_score_adj().map(|c| c.to_bytes().to_vec());
+    if let (true, Some(dir), Some(linux)) = (new_user, l.cgroup_paths.unified_only(), spec.linux())
+    {
+        delegate_cgroup(dir, linux)?;
+    }
     let init = Init {
         close_ranges: close_ranges(l.preserve_fds, &keep),
         sock: child_sock,
@@ -284,6 +362,9 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             init::keyring_name(l.id)
         },
         joins,
+        new_netns: ns.clone_flags & libc::CLONE_NEWNET != 0,
+        new_user,
+        two_step: two,
         hostname: match spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             Some(h) => Some(cstring(h, "hostname")?),
             None => None,
@@ -292,9 +373,9 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             Some(d) => Some(cstring(d, "domainname")?),
             None => None,
         },
-        fifo: fifo_c,
+        fifo: fifo_fd,
         rootfs,
-        wait_for_cgroup: cgroup_dir.is_none(),
+        wait_for_cgroup: v1 && !new_user && !two_step,
         late_cgroupns: ns.late_cgroupns,
         runtime_hooks,
         create_hooks,
@@ -322,7 +403,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     // leaves through execve or _exit.
     let forked = unsafe {
         sys::clone3(
-            ns.clone_flags as u64,
+            clone_flags as u64,
             cgroup_dir.as_ref().map(|fd| fd.as_raw_fd()),
         )
     };
@@ -345,49 +426,126 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             .ctx(|| "return to our own pid namespace".into()),
         None => Ok(()),
     };
-    let result = restored.and_then(|()| {
-        init_side(
-            l.cgroup,
-            &mut child,
-            cgroup_dir.is_none(),
-            on_hooks,
-            agent.as_ref(),
-        )
-    });
+    let setup = Setup {
+        cgroup: l.cgroup,
+        proactive_cgroup: v1 && !new_user,
+        v1,
+        maps,
+        oom,
+        agent: agent.as_ref(),
+    };
+    let result = restored.and_then(|()| init_side(&setup, &mut child, on_hooks));
     match result {
         Ok(()) => Ok(child.disown()),
         Err(e) => Err(e),
     }
 }
 
-fn init_side(
-    cgroup: &dyn CgroupManager,
-    child: &mut Child,
-    join_cgroup: bool,
-    on_hooks: &dyn Fn(i32) -> Result<()>,
-    agent: Option<&crate::seccomp::agent::Agent>,
-) -> Result<()> {
-    if join_cgroup {
-        cgroup
+/// A cgroup v2 of a container with its own user namespace belongs to the container's root, so
+/// that it can manage its own subtree (as runc hands it over).
+fn delegate_cgroup(dir: &Path, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let uid = crate::namespaces::host_id(linux.uid_mappings().as_deref().unwrap_or(&[]), 0);
+    let gid = crate::namespaces::host_id(linux.gid_mappings().as_deref().unwrap_or(&[]), 0);
+    let (Some(uid), Some(gid)) = (uid, gid) else {
+        return Ok(());
+    };
+    for f in [
+        "",
+        "cgroup.procs",
+        "cgroup.subtree_control",
+        "cgroup.threads",
+    ] {
+        let p = if f.is_empty() {
+            dir.to_path_buf()
+        } else {
+            dir.join(f)
+        };
+        match std::os::unix::fs::chown(&p, Some(uid), Some(gid)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::path(
+                    "give the cgroup to the container's root: chown",
+                    &p,
+                    e,
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the parent does for the init while it sets itself up.
+struct Setup<'a> {
+    cgroup: &'a dyn CgroupManager,
+    /// Put the init in the (v1) cgroup at once, and say GO (it waits for that word later).
+    proactive_cgroup: bool,
+    v1: bool,
+    /// uid_map and gid_map of a new user namespace.
+    maps: Option<(String, String)>,
+    oom: Option<Vec<u8>>,
+    /// Where the listener of a seccomp filter with notifications goes.
+    agent: Option<&'a crate::seccomp::agent::Agent>,
+}
+
+fn init_side(s: &Setup, child: &mut Child, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<()> {
+    if s.proactive_cgroup {
+        s.cgroup
             .add_pid(child.pid)
             .map_err(Error::from)
             .and_then(|()| child.send(msg::GO))
             .map_err(|e| child.error_or(e))?;
     }
+    let set_oom = |pid: i32| -> Result<()> {
+        match &s.oom {
+            Some(v) => {
+                let path = format!("/proc/{pid}/oom_score_adj");
+                std::fs::write(&path, v).map_err(|e| Error::path("write", Path::new(&path), e))
+            }
+            None => Ok(()),
+        }
+    };
+    let mut oom_done = false;
     loop {
-        let (kind, text) = child.recv_raw("finish its setup")?;
-        match child.kind(kind, text.clone())? {
-            msg::READY => return Ok(()),
+        match child.recv("finish its setup")? {
+            msg::READY => {
+                if !oom_done {
+                    set_oom(child.pid)?;
+                }
+                return Ok(());
+            }
             msg::HOOKS => {
                 on_hooks(child.pid)?;
                 child.send(msg::GO).map_err(|e| child.error_or(e))?;
             }
             msg::SECCOMP => {
-                let agent = agent.ok_or_else(|| {
+                let agent = s.agent.ok_or_else(|| {
                     Error::Other("the init made a seccomp listener nobody asked for".into())
                 })?;
-                agent.hand_over(child.pid, seccomp_fd(&text)?)?;
+                agent.hand_over(child.pid, seccomp_fd(&child.last_text())?)?;
                 child.send(msg::GO).map_err(|e| child.error_or(e))?;
+            }
+            msg::USERNS => {
+                let (uid, gid) = s.maps.as_ref().ok_or_else(|| {
+                    Error::Other("the container's init asked for id maps it has none of".into())
+                })?;
+                crate::namespaces::write_maps(child.pid, uid, gid)
+                    .map_err(|e| child.error_or(e))?;
+                if s.v1 {
+                    s.cgroup.add_pid(child.pid).map_err(Error::from)?;
+                }
+                child.send(msg::GO).map_err(|e| child.error_or(e))?;
+            }
+            msg::PID => {
+                let pid = child.last_text().parse::<i32>().map_err(|_| {
+                    Error::Other(format!(
+                        "bad pid from the container's setup (pid {})",
+                        child.pid
+                    ))
+                })?;
+                child.adopt(pid);
+                set_oom(pid)?;
+                oom_done = true;
             }
             other => {
                 return Err(Error::Other(format!(
@@ -408,6 +566,8 @@ pub(crate) struct Child {
     deadline: Instant,
     timeout: Duration,
     owned: bool,
+    /// The payload of the last message `recv` returned.
+    last: std::cell::RefCell<String>,
 }
 
 impl Child {
@@ -419,7 +579,21 @@ impl Child {
             deadline: Instant::now() + timeout,
             timeout,
             owned: true,
+            last: std::cell::RefCell::new(String::new()),
         }
+    }
+
+    /// The payload of the last message.
+    pub(crate) fn last_text(&self) -> String {
+        self.last.borrow().clone()
+    }
+
+    /// The process we forked handed over to `pid` (its child, and ours by CLONE_PARENT) and
+    /// is exiting: reap it, and own `pid` from now on.
+    pub(crate) fn adopt(&mut self, pid: i32) {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+        self.pid = pid;
+        self.pidfd = sys::pidfd_open(pid).ok();
     }
 
     /// The process is set up: stop owning it.
@@ -434,11 +608,16 @@ impl Child {
             .ctx(|| format!("write to the container process (pid {})", self.pid))
     }
 
-    /// A message's kind, with an error or the end of the stream turned into ours.
-    pub(crate) fn kind(&self, kind: Option<u8>, text: String) -> Result<u8> {
+    /// The next message's kind, with the error a child reports turned into ours; `waiting`
+    /// names what we wait for, for the message when the deadline passes.
+    pub(crate) fn recv(&self, waiting: &str) -> Result<u8> {
+        let (kind, text) = self.recv_raw(waiting)?;
         match kind {
             Some(msg::ERROR) => Err(Error::Init(text)),
-            Some(k) => Ok(k),
+            Some(k) => {
+                *self.last.borrow_mut() = text;
+                Ok(k)
+            }
             None => Err(Error::Other(format!(
                 "the container process (pid {}) exited during setup",
                 self.pid

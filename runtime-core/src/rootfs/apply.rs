@@ -183,8 +183,17 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
         resolve::file(root, &m.dest, true)?
     };
     let t = target.as_raw_fd();
-    let mnt = match &m.source {
-        Source::Bind { path, recursive } => {
+    let mnt = match (&m.source, &m.prepared) {
+        (Source::Bind { .. }, Some(tree)) => {
+            // Made whole by the parent (see RootfsPlan::prepare_idmapped_mounts).
+            sys::move_mount_fd(tree.as_raw_fd(), t).or_fail(|b| write!(b, "{what}"))?;
+            for &(p, recursive) in &m.propagation {
+                sys::mount_setattr(tree.as_raw_fd(), recursive, 0, 0, p)
+                    .or_fail(|b| write!(b, "{what}: set propagation {p:#x}"))?;
+            }
+            return Ok(None);
+        }
+        (Source::Bind { path, recursive }, None) => {
             let tree =
                 bind_tree(CWD, path, *recursive).or_fail(|b| write!(b, "{what}: bind {path:?}"))?;
             if m.set | m.clr != 0 {
@@ -193,12 +202,15 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
             }
             tree
         }
-        Source::Fs {
-            fstype,
-            source,
-            params,
-            sysfs_fallback,
-        } => match new_fs(fstype, source, params, m.set) {
+        (
+            Source::Fs {
+                fstype,
+                source,
+                params,
+                sysfs_fallback,
+            },
+            _,
+        ) => match new_fs(fstype, source, params, m.set) {
             Ok(mnt) => mnt,
             // Without a network namespace of its own the container may not mount sysfs;
             // runc then binds the host's /sys (read-only when asked) instead.
@@ -213,11 +225,30 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
             }
             Err((e, step)) => return Err(fs_error(e, step, what)),
         },
-        Source::Cgroup { unified, v1 } => {
+        (Source::Cgroup { unified, v1 }, _) => {
             cgroup_mount(m, t, unified.as_deref(), v1)?;
             return Ok(None);
         }
     };
+    if let Some(idmap) = m.idmap.as_ref().filter(|i| i.userns.is_some()) {
+        let userns = idmap.userns.as_ref().map_or(-1, |f| f.as_raw_fd());
+        sys::mount_setattr_idmap(mnt.as_raw_fd(), idmap.recursive, userns).map_err(|e| {
+            let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+            // SAFETY: fstatfs into a local; on failure the type stays 0.
+            unsafe { libc::fstatfs(mnt.as_raw_fd(), &mut st) };
+            ChildError::sys(
+                e,
+                format_args!(
+                    "{what}: make it id-mapped (filesystem type {:#x} may not support idmapped mounts)",
+                    st.f_type
+                ),
+            )
+        })?;
+    }
+    if m.rec_set | m.rec_clr != 0 {
+        sys::mount_setattr(mnt.as_raw_fd(), true, m.rec_set, m.rec_clr, 0)
+            .or_fail(|b| write!(b, "{what}: apply the recursive options"))?;
+    }
     if m.copy_up {
         copy::tmpcopyup(t, mnt.as_raw_fd()).map_err(|mut e| {
             let _ = write!(e.text, " (tmpcopyup for {what})");
@@ -278,7 +309,11 @@ fn cgroup_mount(
 
 fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
     for n in &plan.nodes {
-        make_node(root, n)?;
+        if plan.userns {
+            bind_node(root, n)?;
+        } else {
+            make_node(root, n)?;
+        }
     }
     let dev = resolve::dir(root, &plan.dev, true)?;
     let d = dev.as_raw_fd();
@@ -294,6 +329,15 @@ fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
         Err(e) => return Err(ChildError::sys(e, format_args!("remove /dev/ptmx"))),
     }
     sys::symlinkat(c"pts/ptmx", d, c"ptmx").or_fail(|b| write!(b, "symlink /dev/ptmx"))
+}
+
+/// In a user namespace mknod is refused: the host's device is bound onto an empty file.
+fn bind_node(root: RawFd, n: &DevNode) -> CResult<()> {
+    let shown = n.path.shown.as_str();
+    let target = resolve::file(root, &n.path, true)?;
+    let tree = bind_tree(CWD, &n.host, false).or_fail(|b| write!(b, "bind device {shown}"))?;
+    sys::move_mount_fd(tree.as_raw_fd(), target.as_raw_fd())
+        .or_fail(|b| write!(b, "bind device {shown}"))
 }
 
 fn make_node(root: RawFd, n: &DevNode) -> CResult<()> {

@@ -84,14 +84,47 @@ pub(crate) struct MountStep {
     pub ordinary_dir: Option<&'static str>,
     /// /dev with "ro": mounted read-write, made read-only once its content exists.
     pub read_only_later: bool,
+    /// The recursive options: attributes set and cleared on the whole tree.
+    pub rec_set: u64,
+    pub rec_clr: u64,
+    /// An id-mapped mount: its maps, and the user namespace holding them (made by the
+    /// parent before the clone).
+    pub idmap: Option<Idmap>,
+    /// An id-mapped bind, made by the parent: only a process privileged over the source's
+    /// filesystem (on the host) may id-map it, so the init only attaches it.
+    pub prepared: Option<std::os::fd::OwnedFd>,
     /// "mount tmpfs on /dev/shm", for messages.
     pub what: String,
+}
+
+/// The container's namespaces, as far as its filesystem view cares.
+pub(crate) struct NsView<'a> {
+    /// A mount namespace of its own.
+    pub mount: bool,
+    /// A user namespace of its own (new or joined).
+    pub user: bool,
+    /// A new user namespace's uid_map and gid_map text.
+    pub maps: Option<(&'a str, &'a str)>,
+}
+
+/// The id mapping of a mount.
+#[derive(Debug)]
+pub(crate) struct Idmap {
+    pub uid_map: String,
+    pub gid_map: String,
+    /// `ridmap`: every mount of the tree, not only its top.
+    pub recursive: bool,
+    /// A user namespace with those maps (see `namespaces::userns_with_maps`).
+    pub userns: Option<std::os::fd::OwnedFd>,
 }
 
 /// A device node to make.
 #[derive(Debug)]
 pub(crate) struct DevNode {
     pub path: InRoot,
+    /// The same device on the host, bound instead of made where mknod is not allowed (in a
+    /// user namespace).
+    pub host: CString,
     pub mode: u32,
     pub rdev: u64,
     pub uid: u32,
@@ -139,6 +172,9 @@ pub(crate) struct RootfsPlan {
     pub readonly: Vec<InRoot>,
     pub masked: Vec<InRoot>,
     pub readonly_root: bool,
+    /// The container has a user namespace of its own: devices are bound from the host, and
+    /// binds keep the flags the kernel locks on them.
+    pub userns: bool,
 }
 
 /// The devices every container gets (runc's list), unless the spec defines the same path.
@@ -152,6 +188,69 @@ const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
 ];
 
 impl RootfsPlan {
+    /// Make what the id-mapped mounts need, in the parent before the clone: a user namespace
+    /// per mapping and, for a bind, the whole id-mapped detached mount (its flags and
+    /// recursive options applied: the init could not change a mount the host owns).
+    pub(crate) fn prepare_idmapped_mounts(&mut self) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        for m in &mut self.mounts {
+            let Some(idmap) = &mut m.idmap else { continue };
+            let userns = crate::namespaces::userns_with_maps(&idmap.uid_map, &idmap.gid_map)
+                .map_err(|e| Error::Other(format!("{}: {e}", m.what)))?;
+            let Source::Bind { path, recursive } = &m.source else {
+                idmap.userns = Some(userns);
+                continue;
+            };
+            let what = &m.what;
+            let mut flags = crate::sys::OPEN_TREE_CLONE;
+            if *recursive {
+                flags |= crate::sys::AT_RECURSIVE;
+            }
+            let tree = crate::sys::open_tree(crate::sys::CWD, path, flags)
+                .map_err(|e| Error::sys(format!("{what}: bind {path:?}"), e))?;
+            let t = tree.as_raw_fd();
+            if m.set | m.clr != 0 {
+                crate::sys::mount_setattr(t, false, m.set, m.clr, 0)
+                    .map_err(|e| Error::sys(format!("{what}: set the bind's flags"), e))?;
+            }
+            crate::sys::mount_setattr_idmap(t, idmap.recursive, userns.as_raw_fd()).map_err(|e| {
+                let fs = nix::sys::statfs::fstatfs(&tree)
+                    .map(|s| format!("{:#x}", s.filesystem_type().0))
+                    .unwrap_or_else(|_| "?".into());
+                Error::sys(
+                    format!("{what}: make it id-mapped (the filesystem, type {fs}, may not support idmapped mounts)"),
+                    e,
+                )
+            })?;
+            if m.rec_set | m.rec_clr != 0 {
+                crate::sys::mount_setattr(t, true, m.rec_set, m.rec_clr, 0)
+                    .map_err(|e| Error::sys(format!("{what}: apply the recursive options"), e))?;
+            }
+            m.prepared = Some(tree);
+        }
+        Ok(())
+    }
+
+    /// Move every fd of the plan (the id-mapping user namespaces) to at least `min`.
+    pub(crate) fn move_fds_above(
+        &mut self,
+        min: std::os::fd::RawFd,
+    ) -> Result<Vec<std::os::fd::RawFd>> {
+        use std::os::fd::AsRawFd;
+        let mut fds = Vec::new();
+        for m in &mut self.mounts {
+            let userns = m.idmap.as_mut().and_then(|i| i.userns.as_mut());
+            for fd in userns.into_iter().chain(m.prepared.as_mut()) {
+                if fd.as_raw_fd() < min {
+                    *fd = crate::sys::dup_at_least(fd.as_raw_fd(), min)
+                        .map_err(|e| Error::sys("move an id-mapped mount's fd", e))?;
+                }
+                fds.push(fd.as_raw_fd());
+            }
+        }
+        Ok(fds)
+    }
+
     /// Prepare the filesystem view of `spec` (bundle at `bundle`, rootfs at `rootfs`).
     pub(crate) fn new(
         spec: &Spec,
@@ -159,8 +258,13 @@ impl RootfsPlan {
         rootfs: &Path,
         no_pivot: bool,
         cgroup_paths: &CgroupPaths,
-        mount_ns: bool,
+        ns: NsView,
     ) -> Result<RootfsPlan> {
+        let NsView {
+            mount: mount_ns,
+            user: userns,
+            maps: container_maps,
+        } = ns;
         let linux = spec.linux().as_ref();
         if !mount_ns {
             no_mount_namespace_allows(spec)?;
@@ -212,7 +316,7 @@ impl RootfsPlan {
         });
         let steps = mounts
             .iter()
-            .map(|m| mount_step(m, bundle, cgroup_paths))
+            .map(|m| mount_step(m, bundle, cgroup_paths, userns, container_maps))
             .collect::<Result<Vec<_>>>()?;
         let (nodes, dev_links) = if dev_bound || !mount_ns {
             (Vec::new(), Vec::new())
@@ -264,6 +368,7 @@ impl RootfsPlan {
             readonly,
             masked,
             readonly_root: spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+            userns,
         })
     }
 }
@@ -333,7 +438,74 @@ fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn mount_step(m: &Mount, bundle: &Path, cgroup_paths: &CgroupPaths) -> Result<MountStep> {
+/// The per-mount flags of the mount holding `path`, as mount attributes: in a user namespace
+/// they are locked on a bind of it (the kernel refuses to clear them).
+fn locked_attrs(path: &Path) -> u64 {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(path) else { return 0 };
+    let f = st.flags();
+    let mut a = 0;
+    for (fs, at) in [
+        (FsFlags::ST_RDONLY, crate::sys::attr::RDONLY),
+        (FsFlags::ST_NOSUID, crate::sys::attr::NOSUID),
+        (FsFlags::ST_NODEV, crate::sys::attr::NODEV),
+        (FsFlags::ST_NOEXEC, crate::sys::attr::NOEXEC),
+    ] {
+        if f.contains(fs) {
+            a |= at;
+        }
+    }
+    a
+}
+
+/// The id mapping a mount asks for: its own maps, or with `idmap`/`ridmap` and none, the
+/// container's user namespace's (runtime-spec 1.2).
+fn idmap_of(
+    m: &Mount,
+    opts: &options::MountOptions,
+    container_maps: Option<(&str, &str)>,
+    what: &str,
+) -> Result<Option<Idmap>> {
+    let uid = m.uid_mappings().as_deref().unwrap_or(&[]);
+    let gid = m.gid_mappings().as_deref().unwrap_or(&[]);
+    if uid.is_empty() && gid.is_empty() && opts.idmap.is_none() {
+        return Ok(None);
+    }
+    let recursive = opts.idmap.unwrap_or(opts.flags.contains(MsFlags::MS_REC));
+    let (uid_map, gid_map) = match (uid.is_empty(), gid.is_empty()) {
+        (true, true) => match container_maps {
+            Some((u, g)) => (u.to_string(), g.to_string()),
+            None => {
+                return Err(Error::Spec(format!(
+                    "{what}: idmap without uidMappings/gidMappings needs a new user namespace to take them from"
+                )))
+            }
+        },
+        (false, false) => (
+            crate::namespaces::map_text(uid),
+            crate::namespaces::map_text(gid),
+        ),
+        _ => {
+            return Err(Error::Spec(format!(
+                "{what}: uidMappings and gidMappings must be given together"
+            )))
+        }
+    };
+    Ok(Some(Idmap {
+        uid_map,
+        gid_map,
+        recursive,
+        userns: None,
+    }))
+}
+
+fn mount_step(
+    m: &Mount,
+    bundle: &Path,
+    cgroup_paths: &CgroupPaths,
+    userns: bool,
+    container_maps: Option<(&str, &str)>,
+) -> Result<MountStep> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]))?;
     let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
@@ -358,8 +530,13 @@ fn mount_step(m: &Mount, bundle: &Path, cgroup_paths: &CgroupPaths) -> Result<Mo
         copy_up: false,
         ordinary_dir: None,
         read_only_later: false,
+        rec_set: opts.rec_set,
+        rec_clr: opts.rec_clr,
+        idmap: None,
+        prepared: None,
         what,
     };
+    step.idmap = idmap_of(m, &opts, container_maps, &step.what)?;
     if is_bind {
         let src = absolute(
             bundle,
@@ -378,6 +555,15 @@ fn mount_step(m: &Mount, bundle: &Path, cgroup_paths: &CgroupPaths) -> Result<Mo
             // A bind keeps its source's flags unless told: then they are replaced, as a
             // remount of the bind would.
             (step.set, step.clr) = remount_attrs(rest);
+            if userns {
+                // Inside a user namespace the source's nosuid/nodev/noexec/ro are locked:
+                // keep them rather than fail with EPERM. The atime mode is locked too, so
+                // it is left as it is.
+                let locked = locked_attrs(&src);
+                step.set |= locked;
+                step.clr &= !(locked | crate::sys::attr::ATIME_MASK | crate::sys::attr::NODIRATIME);
+                step.set &= !(crate::sys::attr::ATIME_MASK | crate::sys::attr::NODIRATIME);
+            }
         }
         return Ok(step);
     }
@@ -467,6 +653,7 @@ fn devices(spec: &Spec) -> Result<(Vec<DevNode>, DevLinks)> {
         }
         nodes.push(DevNode {
             path: InRoot::new(Path::new(path))?,
+            host: path_cstring(Path::new(path))?,
             mode: libc::S_IFCHR | 0o666,
             rdev: libc::makedev(major as u32, minor as u32),
             uid: 0,
@@ -487,6 +674,7 @@ fn devices(spec: &Spec) -> Result<(Vec<DevNode>, DevLinks)> {
         };
         nodes.push(DevNode {
             path: InRoot::new(d.path())?,
+            host: path_cstring(d.path())?,
             mode: kind | (d.file_mode().unwrap_or(0o666) & 0o7777),
             rdev: libc::makedev(d.major() as u32, d.minor() as u32),
             uid: d.uid().unwrap_or(0),
@@ -528,7 +716,8 @@ mod tests {
             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k", "ro"]
         }))
         .expect("mount");
-        let s = mount_step(&m, Path::new("/b"), &CgroupPaths::default()).expect("step");
+        let s =
+            mount_step(&m, Path::new("/b"), &CgroupPaths::default(), false, None).expect("step");
         assert_eq!(
             s.set,
             attr::NOSUID | attr::NOEXEC | attr::NODEV | attr::RDONLY

@@ -3,7 +3,7 @@
 
 use nix::mount::MsFlags;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sys::attr;
 
 /// The `rootfsPropagation` / mount propagation option names and their flags.
@@ -32,7 +32,35 @@ pub(crate) struct MountOptions {
     pub data: String,
     /// runc's `tmpcopyup`: a tmpfs starts with the content of the directory it covers.
     pub copy_up: bool,
+    /// The recursive options (`rro`, `rnosuid`...): mount attributes set and cleared on the
+    /// whole tree with mount_setattr(AT_RECURSIVE).
+    pub rec_set: u64,
+    pub rec_clr: u64,
+    /// `idmap` (false) or `ridmap` (true), when given.
+    pub idmap: Option<bool>,
 }
+
+/// The recursive options, as runc names them: (name, clears, attribute).
+pub(crate) const RECURSIVE_OPTIONS: &[(&str, bool, u64)] = &[
+    ("rro", false, attr::RDONLY),
+    ("rrw", true, attr::RDONLY),
+    ("rnosuid", false, attr::NOSUID),
+    ("rsuid", true, attr::NOSUID),
+    ("rnodev", false, attr::NODEV),
+    ("rdev", true, attr::NODEV),
+    ("rnoexec", false, attr::NOEXEC),
+    ("rexec", true, attr::NOEXEC),
+    ("rnodiratime", false, attr::NODIRATIME),
+    ("rdiratime", true, attr::NODIRATIME),
+    ("rnosymfollow", false, attr::NOSYMFOLLOW),
+    ("rsymfollow", true, attr::NOSYMFOLLOW),
+    ("rnoatime", false, attr::NOATIME),
+    ("ratime", true, attr::NOATIME),
+    ("rstrictatime", false, attr::STRICTATIME),
+    ("rnostrictatime", true, attr::STRICTATIME),
+    ("rrelatime", false, 0),
+    ("rnorelatime", true, 0),
+];
 
 /// Options that set (true) or clear (false) a mount flag, as runc names them.
 pub(crate) const FLAG_OPTIONS: &[(&str, bool, MsFlags)] = &[
@@ -100,6 +128,9 @@ pub(crate) fn parse_options(options: &[String]) -> Result<MountOptions> {
         propagation: Vec::new(),
         data: String::new(),
         copy_up: false,
+        rec_set: 0,
+        rec_clr: 0,
+        idmap: None,
     };
     for opt in options {
         let opt = opt.as_str();
@@ -114,13 +145,35 @@ pub(crate) fn parse_options(options: &[String]) -> Result<MountOptions> {
             }
         } else if let Some(p) = propagation_flag(opt) {
             o.propagation.push(p);
-        } else if opt.len() > 1
-            && opt.starts_with('r')
-            && FLAG_OPTIONS.iter().any(|(name, _, _)| *name == &opt[1..])
+        } else if let Some((_, clears, a)) =
+            RECURSIVE_OPTIONS.iter().find(|(name, _, _)| *name == opt)
         {
-            return Err(Error::Unsupported(format!(
-                "recursive mount option {opt:?} (mount_setattr)"
-            )));
+            let atime = matches!(
+                opt,
+                "rnoatime"
+                    | "ratime"
+                    | "rstrictatime"
+                    | "rnostrictatime"
+                    | "rrelatime"
+                    | "rnorelatime"
+            );
+            if atime {
+                // The kernel takes an atime mode as a whole: clear the field, set the mode
+                // (relatime, which is 0, when an atime option is taken away).
+                o.rec_clr |= attr::ATIME_MASK;
+                o.rec_set &= !attr::ATIME_MASK;
+                if !clears {
+                    o.rec_set |= a;
+                }
+            } else if *clears {
+                o.rec_clr |= a;
+                o.rec_set &= !a;
+            } else {
+                o.rec_set |= a;
+                o.rec_clr &= !a;
+            }
+        } else if opt == "idmap" || opt == "ridmap" {
+            o.idmap = Some(opt == "ridmap");
         } else if opt == "tmpcopyup" {
             o.copy_up = true;
         } else {
@@ -215,7 +268,12 @@ mod tests {
         assert_eq!(o.data, "mode=755,size=65536k");
         let o = opts(&["ro", "rw", "rbind"]);
         assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
-        assert!(parse_options(&["rro".to_string()]).is_err());
+        let o = opts(&["rro", "rnosuid", "rnoatime", "ridmap"]);
+        assert_eq!(o.rec_set, attr::RDONLY | attr::NOSUID | attr::NOATIME);
+        assert_eq!(o.rec_clr, attr::ATIME_MASK);
+        assert_eq!(o.idmap, Some(true));
+        let o = opts(&["rro", "rrw", "ratime"]);
+        assert_eq!((o.rec_set, o.rec_clr), (0, attr::RDONLY | attr::ATIME_MASK));
     }
 
     #[test]

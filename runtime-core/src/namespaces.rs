@@ -1,0 +1,239 @@
+//! User and time namespaces: what the spec may ask of them, and the parent's part (writing a
+//! new user namespace's id maps, rendering time offsets) while the child waits.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, LinuxTimeOffset, Process};
+
+use crate::error::{Error, Result};
+
+/// Check the spec's id mappings and time offsets against its namespaces.
+pub(crate) fn validate(linux: &Linux, process: Option<&Process>) -> Result<()> {
+    let ns = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().find(|n| n.typ() == t);
+    let user = ns(LinuxNamespaceType::User);
+    let uid_maps = linux.uid_mappings().as_deref().unwrap_or(&[]);
+    let gid_maps = linux.gid_mappings().as_deref().unwrap_or(&[]);
+    let has_maps = !uid_maps.is_empty() || !gid_maps.is_empty();
+    match user {
+        None if has_maps => {
+            return Err(Error::Spec(
+                "linux.uidMappings/gidMappings need a user namespace (linux.namespaces has no \"user\")"
+                    .into(),
+            ))
+        }
+        Some(u) if u.path().is_some() && has_maps => {
+            return Err(Error::Spec(
+                "linux.uidMappings/gidMappings cannot be given with a user namespace joined by path"
+                    .into(),
+            ))
+        }
+        Some(u) if u.path().is_none() => {
+            if uid_maps.is_empty() || gid_maps.is_empty() {
+                return Err(Error::Spec(
+                    "a new user namespace needs both linux.uidMappings and linux.gidMappings".into(),
+                ));
+            }
+            check_maps("linux.uidMappings", uid_maps)?;
+            check_maps("linux.gidMappings", gid_maps)?;
+            if let Some(p) = process {
+                let u = p.user();
+                covered("process.user.uid", u.uid(), "linux.uidMappings", uid_maps)?;
+                covered("process.user.gid", u.gid(), "linux.gidMappings", gid_maps)?;
+                for g in u.additional_gids().iter().flatten() {
+                    covered("process.user.additionalGids", *g, "linux.gidMappings", gid_maps)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    let time = ns(LinuxNamespaceType::Time);
+    if let Some(offsets) = linux.time_offsets() {
+        match time {
+            None => {
+                return Err(Error::Spec(
+                    "linux.timeOffsets need a time namespace (linux.namespaces has no \"time\")"
+                        .into(),
+                ))
+            }
+            Some(t) if t.path().is_some() => {
+                return Err(Error::Spec(
+                    "linux.timeOffsets cannot be given with a time namespace joined by path".into(),
+                ))
+            }
+            Some(_) => {
+                render_offsets(offsets)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            return Err(Error::Spec(format!("{field}[{i}]: size must not be 0")));
+        }
+        for (side, start) in [("containerID", m.container_id()), ("hostID", m.host_id())] {
+            if start as u64 + m.size() as u64 > u32::MAX as u64 {
+                return Err(Error::Spec(format!(
+                    "{field}[{i}]: {side} {start} + size {} is beyond the id range",
+                    m.size()
+                )));
+            }
+        }
+        for (j, o) in maps.iter().enumerate().take(i) {
+            let overlap = |a: u32, b: u32| {
+                (a as u64) < b as u64 + o.size() as u64 && (b as u64) < a as u64 + m.size() as u64
+            };
+            if overlap(m.container_id(), o.container_id()) || overlap(m.host_id(), o.host_id()) {
+                return Err(Error::Spec(format!("{field}[{i}] overlaps {field}[{j}]")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn covered(what: &str, id: u32, field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    let inside = maps
+        .iter()
+        .any(|m| id >= m.container_id() && (id as u64) < m.container_id() as u64 + m.size() as u64);
+    if inside {
+        Ok(())
+    } else {
+        Err(Error::Spec(format!("{what} {id} is not mapped by {field}")))
+    }
+}
+
+/// An id map as /proc/<pid>/uid_map wants it: one "inside outside count" line per range.
+pub(crate) fn map_text(maps: &[LinuxIdMapping]) -> String {
+    let mut s = String::new();
+    for m in maps {
+        let _ = writeln!(s, "{} {} {}", m.container_id(), m.host_id(), m.size());
+    }
+    s
+}
+
+/// The host uid (or gid) that `id` inside the namespace maps to.
+pub(crate) fn host_id(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    maps.iter().find_map(|m| {
+        (id >= m.container_id() && (id as u64) < m.container_id() as u64 + m.size() as u64)
+            .then(|| m.host_id() + (id - m.container_id()))
+    })
+}
+
+/// /proc/self/timens_offsets content for the spec's offsets: monotonic and boottime only (the
+/// kernel cannot offset the realtime clock).
+pub(crate) fn render_offsets(offsets: &HashMap<String, LinuxTimeOffset>) -> Result<String> {
+    let mut keys: Vec<&String> = offsets.keys().collect();
+    keys.sort();
+    let mut s = String::new();
+    for k in keys {
+        let o = &offsets[k];
+        if k != "monotonic" && k != "boottime" {
+            return Err(Error::Spec(format!(
+                "linux.timeOffsets: {k:?} cannot be offset (only \"monotonic\" and \"boottime\")"
+            )));
+        }
+        let nanos = o.nanosecs().unwrap_or(0);
+        if nanos >= 1_000_000_000 {
+            return Err(Error::Spec(format!(
+                "linux.timeOffsets.{k}.nanosecs {nanos} must be below 1000000000"
+            )));
+        }
+        let _ = writeln!(s, "{k} {} {nanos}", o.secs().unwrap_or(0));
+    }
+    Ok(s)
+}
+
+/// Write a new user namespace's maps for `pid` (the process that created it), as root: any
+/// ranges are allowed, and setgroups stays allowed for the container's own groups.
+pub(crate) fn write_maps(pid: i32, uid: &str, gid: &str) -> Result<()> {
+    for (file, text) in [("uid_map", uid), ("gid_map", gid)] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text.as_bytes())
+            .map_err(|e| Error::path("write", Path::new(&path), e))?;
+    }
+    Ok(())
+}
+
+/// A user namespace holding the given id maps, for an id-mapped mount: a helper is cloned
+/// into a new user namespace, its maps are written, and its namespace is kept by fd.
+pub(crate) fn userns_with_maps(uid: &str, gid: &str) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let (r, w) = crate::sys::pipe(0).map_err(|e| Error::sys("pipe for an id-mapping helper", e))?;
+    // SAFETY: the child only closes, reads a pipe and leaves through _exit.
+    let forked = unsafe { crate::sys::clone3(libc::CLONE_NEWUSER as u64, None) };
+    let pid = match forked {
+        Err(e) => {
+            return Err(Error::sys(
+                "clone a user namespace for an id-mapped mount",
+                e,
+            ))
+        }
+        Ok(crate::sys::Forked::Child { .. }) => {
+            // SAFETY: our copy of the write end; the plan is never dropped here.
+            unsafe { libc::close(w.as_raw_fd()) };
+            let mut b = [0u8; 1];
+            let _ = crate::sys::read(r.as_raw_fd(), &mut b);
+            crate::sys::exit_now(0)
+        }
+        Ok(crate::sys::Forked::Parent(pid)) => pid,
+    };
+    drop(r);
+    let made = write_maps(pid, uid, gid).and_then(|()| {
+        let path = format!("/proc/{pid}/ns/user");
+        nix::fcntl::open(
+            path.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys(format!("open {path}"), e))
+    });
+    drop(w);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    made
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(c: u32, h: u32, n: u32) -> LinuxIdMapping {
+        serde_json::from_value(serde_json::json!({"containerID": c, "hostID": h, "size": n}))
+            .expect("mapping")
+    }
+
+    #[test]
+    fn maps_are_checked_and_rendered() {
+        assert!(check_maps("m", &[map(0, 100000, 65536)]).is_ok());
+        assert!(check_maps("m", &[map(0, 100000, 0)]).is_err());
+        let e = check_maps("m", &[map(0, 100000, 10), map(5, 200000, 10)]).unwrap_err();
+        assert!(e.to_string().contains("m[1] overlaps m[0]"), "{e}");
+        assert!(check_maps("m", &[map(0, u32::MAX - 1, 10)]).is_err());
+        assert_eq!(
+            map_text(&[map(0, 100000, 65536), map(70000, 300000, 1)]),
+            "0 100000 65536\n70000 300000 1\n"
+        );
+        assert_eq!(host_id(&[map(0, 100000, 65536)], 1000), Some(101000));
+        assert_eq!(host_id(&[map(0, 100000, 10)], 1000), None);
+        assert!(covered("uid", 1000, "m", &[map(0, 100000, 65536)]).is_ok());
+        assert!(covered("uid", 70000, "m", &[map(0, 100000, 65536)]).is_err());
+    }
+
+    #[test]
+    fn offsets_refuse_realtime() {
+        let o: HashMap<String, LinuxTimeOffset> = serde_json::from_value(serde_json::json!({
+            "boottime": {"secs": 86400}, "monotonic": {"secs": 10, "nanosecs": 5}
+        }))
+        .expect("offsets");
+        assert_eq!(
+            render_offsets(&o).expect("render"),
+            "boottime 86400 0\nmonotonic 10 5\n"
+        );
+        let bad: HashMap<String, LinuxTimeOffset> =
+            serde_json::from_value(serde_json::json!({"realtime": {"secs": 1}})).expect("offsets");
+        assert!(render_offsets(&bad).is_err());
+    }
+}
