@@ -3,11 +3,15 @@
 #
 #   BALEIA=target/release/baleia RUNS=30 scripts/bench.sh
 #
-# Two hyperfine tables per operation (`run` of /bin/true; create + start + delete --force):
+# Two hyperfine tables per operation (`run` of /bin/true; create + start + delete --force;
+# `exec /bin/true` in a running container):
 #  1. on the host as it is. crun 1.8 refuses this hybrid cgroup layout, so in this table its
 #     commands each pay for an extra `unshare -m` + umount of /sys/fs/cgroup/unified.
 #  2. all three inside one private mount namespace without the cgroup2 mount: the fair comparison.
 # Then the peak RSS (max over several `run`s, GNU time) and the stripped size of each binary.
+#
+# BALEIA_BASE=path/to/an/older/baleia adds that binary as "baleia-base" to every table, to
+# show what a change costs next to the numbers before it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +29,33 @@ if [ "${1:-}" = --in-private-ns ]; then
     exec "$@"
 fi
 
+# `--ab-loop N A B`: runs the commands A and B (shell text; @i@ becomes a fresh id) N times
+# each, alternating which goes first, and prints the median and the mean of each in ms. A
+# load spike on the machine then hits both alike, where hyperfine's back-to-back series can
+# put it all on one runtime.
+if [ "${1:-}" = --ab-loop ]; then
+    n=$2 a=$3 b=$4 out=$(mktemp)
+    for ((i = 0; i < n; i++)); do
+        order="a b"
+        [ $((i % 2)) = 1 ] && order="b a"
+        for side in $order; do
+            c=${!side}
+            c=${c//@i@/$side$i}
+            t0=$EPOCHREALTIME
+            eval "$c" </dev/null >/dev/null 2>&1 || { echo "bench: failed: $c" >&2; exit 1; }
+            t1=$EPOCHREALTIME
+            echo "$side $t0 $t1" >>"$out"
+        done
+    done
+    for side in a b; do
+        awk -v s=$side '$1 == s { printf "%.3f\n", ($3 - $2) * 1000 }' "$out" | sort -n |
+            awk '{ v[NR] = $1; t += $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+                   printf "%.2f %.2f\n", m, t / NR }'
+    done
+    rm -f "$out"
+    exit 0
+fi
+
 for tool in hyperfine jq /usr/bin/time strip unshare; do
     command -v "$tool" >/dev/null || { echo "bench: $tool missing: run make deps" >&2; exit 1; }
 done
@@ -40,7 +71,7 @@ cleanup() {
             "${bins[$n]}" --root "$r" delete --force "$id" >/dev/null 2>&1 || true
         done
         # Containers use /baleia-bench/<runtime> as cgroupsPath: only those directories are ours.
-        for d in /sys/fs/cgroup/*/baleia-bench/"$n" /sys/fs/cgroup/*/baleia-bench; do
+        for d in /sys/fs/cgroup/*/baleia-bench/"$n" /sys/fs/cgroup/*/baleia-bench/"$n"-x /sys/fs/cgroup/*/baleia-bench; do
             [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
         done
     done
@@ -63,6 +94,7 @@ add_runtime() { # name binary
     bins[$n]=$b
 }
 add_runtime baleia "$BALEIA"
+[ -n "${BALEIA_BASE:-}" ] && add_runtime baleia-base "$BALEIA_BASE"
 add_runtime runc "$RUNC"
 add_runtime crun "$CRUN"
 
@@ -93,6 +125,11 @@ cmd_run() { # name
 cmd_csd() {
     local n=$1 rt="${bins[$1]} --root $work/root-$1"
     echo "$rt create --bundle $work/b-$n c\$\$ && $rt start c\$\$ && $rt delete --force c\$\$"
+}
+# exec needs a running container: one per runtime and per table (see exec_containers).
+cmd_exec() {
+    local n=$1
+    echo "${bins[$n]} --root $work/root-$n exec x-$table_kind-$n /bin/true"
 }
 wrap_host() { # name command: crun needs its private namespace even on the host table
     if [ "$1" = crun ]; then
@@ -129,12 +166,74 @@ table() { # title json private(0|1) op
                     { printf "%-14s %10s %10s %10s\n", $1, $2, $3, $4 }'
 }
 
+# For the exec tables: a container running `sleep` per runtime, made where the table runs
+# (the host, or a private mount namespace like the table's: a container records the cgroup
+# hierarchies it saw, which its exec must find again).
+# They have a cgroup of their own, so that the other tables' containers never share one.
+for n in "${names[@]}"; do
+    mkdir -p "$work/bx-$n"
+    jq --arg p "/baleia-bench/$n-x" '.process.args = ["sleep", "100000"] | .linux.cgroupsPath = $p' \
+        "$work/b-$n/config.json" >"$work/bx-$n/config.json"
+done
+in_kind() { # host|ns name command
+    if [ "$1" = ns ]; then
+        unshare -m "$0" --in-private-ns sh -c "$3" </dev/null >/dev/null 2>&1
+    else
+        sh -c "$(wrap_host "$2" "$3")" </dev/null >/dev/null 2>&1
+    fi
+}
+exec_containers() { # host|ns start|delete
+    local kind=$1 n rt
+    for n in "${names[@]}"; do
+        rt="${bins[$n]} --root $work/root-$n"
+        if [ "$2" = start ]; then
+            in_kind "$kind" "$n" "$rt run --detach --bundle $work/bx-$n x-$kind-$n" ||
+                { echo "bench: $n could not start its exec container" >&2; exit 1; }
+        else
+            in_kind "$kind" "$n" "$rt delete --force x-$kind-$n" || true
+        fi
+    done
+}
+
 echo "bench: $RUNS runs (+$WARMUP warmup) per command; bundle from runc spec, process /bin/true"
 for n in "${names[@]}"; do echo "  $n: ${bins[$n]} ($("${bins[$n]}" --version 2>/dev/null | head -n1))"; done
 table "run /bin/true, host (crun pays an extra unshare+umount)" "$work/run-host.json" 0 run
 table "create + start + delete --force, host (crun pays an extra unshare+umount)" "$work/csd-host.json" 0 csd
+exec_containers host start
+table_kind=host
+table "exec /bin/true in a running container, host (crun pays an extra unshare+umount)" "$work/exec-host.json" 0 exec
+exec_containers host delete
 table "run /bin/true, private mount namespace without $UNIFIED (fair)" "$work/run-ns.json" 1 run
 table "create + start + delete --force, private mount namespace (fair)" "$work/csd-ns.json" 1 csd
+exec_containers ns start
+table_kind=ns
+table "exec /bin/true in a running container, private mount namespace (fair)" "$work/exec-ns.json" 1 exec
+exec_containers ns delete
+
+# What a change costs: baleia against BALEIA_BASE, interleaved, in the private namespace.
+if [ -n "${bins[baleia-base]:-}" ]; then
+    AB_RUNS=${AB_RUNS:-100}
+    echo
+    echo "### baleia vs baleia-base, interleaved ($AB_RUNS pairs each, private mount namespace)"
+    printf "%-32s %12s %12s %12s %12s %8s\n" operation "median ms" "base median" "mean ms" "base mean" "delta"
+    ab() { # title command-for-baleia command-for-baleia-base
+        local r
+        r=$(unshare -m "$0" --in-private-ns "$0" --ab-loop "$AB_RUNS" "$2" "$3") ||
+            { echo "bench: the interleaved $1 failed" >&2; exit 1; }
+        set -- "$1" $r
+        printf "%-32s %12s %12s %12s %12s %+8.2f\n" "$1" "$2" "$4" "$3" "$5" "$(awk -v a="$2" -v b="$4" 'BEGIN { print a - b }')"
+    }
+    rt_a="${bins[baleia]} --root $work/root-baleia" rt_b="${bins[baleia-base]} --root $work/root-baleia-base"
+    ab "run /bin/true" "$rt_a run --bundle $work/b-baleia ab@i@" "$rt_b run --bundle $work/b-baleia-base ab@i@"
+    ab "create+start+delete" \
+        "$rt_a create --bundle $work/b-baleia ab@i@ && $rt_a start ab@i@ && $rt_a delete --force ab@i@" \
+        "$rt_b create --bundle $work/b-baleia-base ab@i@ && $rt_b start ab@i@ && $rt_b delete --force ab@i@"
+    exec_containers ns start
+    ab "exec /bin/true" "$rt_a exec x-ns-baleia /bin/true" "$rt_b exec x-ns-baleia-base /bin/true"
+    ab "state (not protected, for scale)" "$rt_a state x-ns-baleia" "$rt_b state x-ns-baleia-base"
+    exec_containers ns delete
+    echo "(delta: median of baleia minus median of baleia-base)"
+fi
 
 echo
 echo "### peak RSS (max of 5 runs of \`run /bin/true\`, GNU time %M) and stripped binary size"

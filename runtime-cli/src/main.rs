@@ -282,6 +282,15 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    // First thing, before even parsing the command line (the re-executed program parses it):
+    // this may execute the program again, from a view of its binary that the containers
+    // cannot write. Any argument naming a command that makes container processes triggers it;
+    // whether that is the command is only known after parsing, which decides what a failure
+    // means (see below).
+    let protected = std::env::args_os()
+        .skip(1)
+        .any(|a| a == "create" || a == "run" || a == "exec")
+        .then(runtime_core::protect_binary);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -291,6 +300,14 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Only the commands that make container processes need (and pay for) the protection;
+    // for them, not having it is an error.
+    let protected = match (&cli.command, protected) {
+        (Some(Command::Create(_) | Command::Run { .. } | Command::Exec(_)), p) if !cli.version => {
+            p.unwrap_or_else(runtime_core::protect_binary).map(drop)
+        }
+        _ => Ok(()),
+    };
     reserve_preserved_fds(&cli);
     let logger = match logging::Logger::open(cli.log.as_deref(), cli.log_format) {
         Ok(l) => l.install(cli.debug),
@@ -299,6 +316,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = protected {
+        logger.error(&e.to_string());
+        return ExitCode::from(1);
+    }
     match commands::dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {

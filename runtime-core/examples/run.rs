@@ -9,6 +9,12 @@ use std::process::ExitCode;
 use runtime_core::{CreateOptions, Runtime};
 
 fn main() -> ExitCode {
+    // First thing: the container's processes are clones of this program, whose binary they
+    // must not be able to write (this may execute the program again, from a protected copy).
+    if let Err(e) = runtime_core::protect_binary() {
+        eprintln!("{e}");
+        return ExitCode::from(1);
+    }
     let mut args = std::env::args().skip(1);
     let Some(bundle) = args.next() else {
         eprintln!("usage: run BUNDLE [ID]");

@@ -94,6 +94,11 @@ fn write_bundle(dir: &Path, rootfs: &Path) -> std::io::Result<()> {
 }
 
 fn main() {
+    // Before the worker threads exist: this may execute the program again (see protect_binary).
+    if let Err(e) = runtime_core::protect_binary() {
+        eprintln!("threaded: {e}");
+        std::process::exit(1);
+    }
     let mut args = std::env::args().skip(1);
     let Some(rootfs) = args.next().map(PathBuf::from) else {
         eprintln!("usage: threaded ROOTFS [COUNT]");

@@ -4,9 +4,13 @@
 //! bundles, starts, signals and deletes them, and reports their state. The `baleia` binary is a
 //! thin command-line layer over it with runc's flags.
 //!
+//! A program that makes containers must call [`protect_binary`] first thing in `main` (see why
+//! there): [`Runtime::create`] and [`Runtime::exec`] refuse to run before it.
+//!
 //! ```no_run
 //! use runtime_core::{CreateOptions, Runtime};
 //!
+//! runtime_core::protect_binary().unwrap();
 //! let rt = Runtime::new("/run/baleia");
 //! let pid = rt.create("demo", &CreateOptions::new("/tmp/bundle")).unwrap();
 //! rt.start("demo").unwrap();
@@ -38,12 +42,13 @@ mod namespaces;
 mod netlink;
 mod process;
 mod rootfs;
+mod selfexe;
 mod sys;
 
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::Serialize;
@@ -51,11 +56,12 @@ use serde::Serialize;
 pub use child::in_container_child;
 pub use error::{Error, Result};
 pub use exec::ExecOptions;
+pub use selfexe::{protect_binary, protection, Protection};
 pub use state::Status;
 
 use crate::cgroups::{CgroupManager, CgroupPaths};
 use crate::spec::Bundle;
-use crate::state::{derive_status, Record, Store};
+use crate::state::{derive_status, Intent, Record, Store};
 
 /// Options of `create` (runc's flags of the same names).
 ///
@@ -248,10 +254,15 @@ impl Runtime {
     }
 
     /// Create container `id` from the bundle: the init is set up and blocked until [`start`].
-    /// Returns the init's host pid. On failure nothing is left behind.
+    /// Returns the init's host pid. On failure nothing is left behind; a `create` killed
+    /// half-way leaves what [`delete`] with `force` undoes.
+    ///
+    /// Refused until the program has called [`protect_binary`].
     ///
     /// [`start`]: Runtime::start
+    /// [`delete`]: Runtime::delete
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+        selfexe::require_protection()?;
         state::validate_id(id)?;
         let mut bundle = Bundle::load(&opts.bundle)?;
         if opts.listen_fds > 0 {
@@ -305,15 +316,23 @@ impl Runtime {
         cgroups::manager(&paths).refuse_frozen()?;
         let lock = self.store.reserve(id)?;
         let cgroup = cgroups::manager(&paths);
-        let made = self.create_locked(
-            id,
-            opts,
-            &bundle,
-            &paths,
-            cgroup.as_ref(),
-            resources.as_ref(),
-            (seccomp, rdt.as_ref()),
-        );
+        // Said before the cgroup is made, so that a create killed from here on leaves a state
+        // directory that names everything delete has to undo.
+        let intent = Intent {
+            cgroup_paths: paths.clone(),
+            cgroup_existed: paths.0.values().any(|d| d.exists()),
+        };
+        let made = self.store.save_intent(id, &intent).and_then(|()| {
+            self.create_locked(
+                id,
+                opts,
+                &bundle,
+                &paths,
+                cgroup.as_ref(),
+                resources.as_ref(),
+                (seccomp, rdt.as_ref()),
+            )
+        });
         if made.is_err() {
             // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
             // not exclusive); our own init is already dead.
@@ -381,27 +400,25 @@ impl Runtime {
                 &bundle.dir,
             )
         };
-        let pid = process::spawn_init(launch, &run_hooks)?;
+        // Dropped on an error below, the init (our child, waiting for release) is killed.
+        let init = process::spawn_init(launch, &run_hooks)?;
+        let pid = init.pid();
         let mut group = None;
-        pidfd_sock
+        let done = pidfd_sock
             .as_ref()
             .map_or(Ok(()), |s| send_pidfd(s, pid, "standard"))
             .and_then(|()| {
-                // The init is blocked on the fifo: its group is set before the process runs.
+                // The init waits for release: its group is set before the process runs.
                 group = rdt.map(|p| p.apply(pid)).transpose()?;
                 self.record_created(id, opts, bundle, paths, created, pid, group.clone())
             })
-            .inspect_err(|_| {
-                if let Some(g) = &group {
-                    let _ = g.remove();
-                }
-                // The init is our child and still blocked on the fifo: end it and reap it.
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            })
+            .and_then(|()| init.release());
+        if done.is_err() {
+            if let Some(g) = &group {
+                let _ = g.remove();
+            }
+        }
+        done.map(|()| pid)
     }
 
     /// Save the state of a freshly spawned init and write the pid file.
@@ -415,7 +432,7 @@ impl Runtime {
         created: String,
         pid: i32,
         intel_rdt: Option<intel_rdt::Group>,
-    ) -> Result<i32> {
+    ) -> Result<()> {
         let start_time = state::proc_stat(pid)
             .map(|s| s.start_time)
             .ok_or_else(|| Error::Other(format!("the container's init (pid {pid}) vanished")))?;
@@ -445,7 +462,7 @@ impl Runtime {
         if let Some(pf) = &opts.pid_file {
             write_pid_file(pf, pid)?;
         }
-        Ok(pid)
+        Ok(())
     }
 
     fn record(&self, id: &str) -> Result<Record> {
@@ -630,7 +647,8 @@ impl Runtime {
     }
 
     /// Delete container `id`: a stopped one is removed; a created one is killed first; a running
-    /// or paused one only with `force`. With `force`, an unknown id is not an error.
+    /// or paused one only with `force`. With `force`, an unknown id is not an error. What a
+    /// `create` that died before recording its container made (its cgroup) is removed too.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         state::validate_id(id)?;
         let lock = match self.store.lock(id) {
@@ -642,6 +660,9 @@ impl Runtime {
             Some(r) => r,
             // We hold the lock, so no create is running: this is what a crashed create left.
             None => {
+                if let Some(intent) = self.store.load_intent(id)? {
+                    undo_intent(&intent)?;
+                }
                 drop(lock);
                 return self.store.remove(id);
             }
@@ -838,7 +859,10 @@ impl Runtime {
 
     /// Run a new process in container `id` (runc's `exec`). Detached, returns its host pid;
     /// attached, forwards signals to it and returns its exit status.
+    ///
+    /// Refused until the program has called [`protect_binary`].
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
+        selfexe::require_protection()?;
         let rec = self.record(id)?;
         match derive_status(&self.store, &rec) {
             Status::Stopped => Err(Error::InvalidState(
@@ -879,6 +903,26 @@ fn remove_cgroup_unless_shared(cgroup: &dyn CgroupManager, killed_all: bool) -> 
         cgroup.destroy()?;
     }
     Ok(())
+}
+
+/// Undo what a `create` that died before recording its container made: its cgroup. The init
+/// it may have spawned exits by itself once its create is gone (see `process::ReadyInit`):
+/// give it a moment to leave the cgroup. A cgroup that existed before, or that still has
+/// processes after that, is shared with another container and stays, as in `delete`.
+fn undo_intent(intent: &Intent) -> Result<()> {
+    let cgroup = cgroups::manager(&intent.cgroup_paths);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        // A cgroup that was never made has no processes.
+        if cgroup.pids().map(|p| p.is_empty()).unwrap_or(true) {
+            return Ok(cgroup.destroy()?);
+        }
+        if intent.cgroup_existed || Instant::now() >= deadline {
+            return Ok(());
+        }
+        // Nothing to wait on for "the cgroup is empty" on v1: bounded polling.
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn owner_name(dir: &Path) -> String {

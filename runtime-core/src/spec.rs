@@ -92,10 +92,45 @@ impl Bundle {
     }
 }
 
-/// Checks shared by `create` and (later) `exec`.
+/// The largest uid or gid a process may be given (runc's limit). Above it lies `(uid_t)-1`,
+/// which setresuid and setresgid read as "leave unchanged": a process given it would keep
+/// the runtime's uid 0 and the spec's capabilities.
+const MAX_ID: u32 = i32::MAX as u32;
+
+/// Checks shared by `create` and `exec`.
 pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::Spec("args must not be empty".into()));
+    }
+    let user = p.user();
+    let ids = [
+        ("process.user.uid".to_string(), user.uid()),
+        ("process.user.gid".to_string(), user.gid()),
+    ];
+    let groups = user.additional_gids().iter().flatten().enumerate();
+    let groups = groups.map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g));
+    for (field, id) in ids.into_iter().chain(groups) {
+        if id > MAX_ID {
+            return Err(Error::Spec(format!(
+                "{field} {id} is out of range: uids and gids must be in range 0-{MAX_ID}"
+            )));
+        }
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        // runc's checks and words; a NUL byte is refused when the environment is prepared.
+        match e.split_once('=') {
+            None => {
+                return Err(Error::Spec(format!(
+                    "process.env[{i}]: invalid environment variable: {e:?} (no '=')"
+                )))
+            }
+            Some(("", _)) => {
+                return Err(Error::Spec(format!(
+                    "process.env[{i}]: environment variable name can't be empty: {e:?}"
+                )))
+            }
+            Some(_) => {}
+        }
     }
     if !p.cwd().is_absolute() {
         return Err(Error::Spec(format!(

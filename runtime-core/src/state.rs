@@ -1,8 +1,11 @@
 //! The state store: one directory per container under the state root.
 //!
 //! `mkdir` of `<root>/<id>` is the uniqueness check (atomic, so two concurrent `create`s of one id
-//! give one container); `flock` on that directory serialises commands that change a container;
-//! `state.json` is written to a temporary name and renamed so readers never see half a file.
+//! give one container); `flock` on that directory serialises commands that change a container,
+//! and no command waits for it longer than [`LOCK_TIMEOUT`]; `state.json` is written to a
+//! temporary name and renamed so readers never see half a file. Before `create` makes anything
+//! on the host, it saves what it is about to make (`intent.json`), so that `delete` can undo a
+//! `create` that died before recording its container.
 //! Status is never stored: it is derived from the init process (alive, with the start time we
 //! recorded, so a reused pid is not mistaken for it), the exec fifo and the cgroup freezer.
 
@@ -12,7 +15,9 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
@@ -24,6 +29,17 @@ use crate::error::{Error, IoContext, Result, SysContext};
 const STATE_FILE: &str = "state.json";
 /// File name of the fifo the init blocks on until `start`.
 pub(crate) const EXEC_FIFO: &str = "exec.fifo";
+/// File name of what a `create` in progress is about to make on the host.
+const INTENT_FILE: &str = "intent.json";
+
+/// How long a command waits for another command to release a container's lock. A `create`
+/// holds it for its whole duration, other commands for milliseconds; a lock held longer than
+/// this is a stuck or orphaned process, which the error names.
+///
+/// ```
+/// assert_eq!(runtime_core::state::LOCK_TIMEOUT.as_secs(), 5);
+/// ```
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A container's lifecycle status, as `state` reports it.
 ///
@@ -101,6 +117,17 @@ pub struct Record {
     /// The container's resctrl group (linux.intelRdt), for exec'd processes and delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel_rdt: Option<crate::intel_rdt::Group>,
+}
+
+/// What a `create` is about to make on the host, saved before it makes it: a `create` killed
+/// half-way leaves no record of its container, and this is how `delete` finds what to undo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Intent {
+    /// The cgroup the container gets, on every hierarchy.
+    pub cgroup_paths: CgroupPaths,
+    /// Some of those directories existed before: the cgroup may then be shared with other
+    /// containers (a cgroupsPath is not exclusive) and is only removed when empty.
+    pub cgroup_existed: bool,
 }
 
 /// The state root (`--root`, default `/run/baleia`).
@@ -213,6 +240,25 @@ impl Store {
         }
     }
 
+    /// Save what the `create` of `id` is about to make, before it makes it.
+    pub(crate) fn save_intent(&self, id: &str, intent: &Intent) -> Result<()> {
+        let bytes = serde_json::to_vec(intent)
+            .map_err(|e| Error::Other(format!("serialise the intent of {id}: {e}")))?;
+        write_atomic(&self.dir(id).join(INTENT_FILE), &bytes, 0o600)
+    }
+
+    /// What the `create` of `id` set out to make; `None` when it died before saying.
+    pub(crate) fn load_intent(&self, id: &str) -> Result<Option<Intent>> {
+        let path = self.dir(id).join(INTENT_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Other(format!("parse {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::path("read", &path, e)),
+        }
+    }
+
     /// Write the record atomically (temporary file, then rename).
     pub fn save(&self, rec: &Record) -> Result<()> {
         let dir = self.dir(&rec.id);
@@ -249,16 +295,123 @@ impl Store {
     }
 }
 
+/// flock has no timed wait, and a timer signal would disturb the program that embeds us: poll
+/// the lock without blocking, pausing a little longer each time (the first try is free when
+/// nobody holds it), until [`LOCK_TIMEOUT`].
 fn lock_dir(dir: PathBuf) -> Result<Lock> {
-    let fd = nix::fcntl::open(
+    let mut fd = nix::fcntl::open(
         &dir,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .ctx(|| format!("open {}", dir.display()))?;
-    let flock = Flock::lock(fd, FlockArg::LockExclusive)
-        .map_err(|(_, e)| Error::sys(format!("lock {}", dir.display()), e))?;
-    Ok(Lock { _flock: flock, dir })
+    let deadline = Instant::now() + LOCK_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
+            Ok(flock) => return Ok(Lock { _flock: flock, dir }),
+            Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => fd = f,
+            Err((_, e)) => return Err(Error::sys(format!("lock {}", dir.display()), e)),
+        }
+        if Instant::now() >= deadline {
+            return Err(lock_timeout(&dir, &fd));
+        }
+        // Bounded polling: see above for why there is nothing to wait on.
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The error of a lock wait that expired, naming who holds the lock.
+fn lock_timeout(dir: &Path, fd: &OwnedFd) -> Error {
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let holders = match nix::sys::stat::fstat(fd) {
+        Ok(st) => lock_holders(st.st_dev, st.st_ino),
+        Err(_) => Vec::new(),
+    };
+    let who = if holders.is_empty() {
+        "by a process that could not be found".to_string()
+    } else {
+        holders
+            .iter()
+            .map(|(pid, cmd)| format!("pid {pid} ({cmd})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Error::Other(format!(
+        "container {id} is locked by another command: its lock ({}) was not released within \
+         {}s; it is held by {who}",
+        dir.display(),
+        LOCK_TIMEOUT.as_secs()
+    ))
+}
+
+/// Processes holding the flock of the file (dev, ino). The pid /proc/locks shows is the one
+/// that took the lock, which may be long gone while a child that inherited the descriptor
+/// keeps it: the holders are the processes whose open descriptor of the file carries the lock
+/// (a `lock:` line in its fdinfo). Only used on the error path: it reads every process's fds.
+fn lock_holders(dev: libc::dev_t, ino: libc::ino_t) -> Vec<(i32, String)> {
+    let mut found = Vec::new();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for p in procs.flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|f| {
+            let same = nix::sys::stat::stat(&f.path())
+                .is_ok_and(|st| st.st_dev == dev && st.st_ino == ino);
+            same && fs::read_to_string(p.path().join("fdinfo").join(f.file_name()))
+                .is_ok_and(|info| info.lines().any(|l| l.starts_with("lock:")))
+        });
+        if holds {
+            found.push((pid, command_line(pid)));
+        }
+    }
+    if found.is_empty() {
+        // Raced with the holder's exit, or no permission to read its fds: /proc/locks still
+        // names the pid that took the lock.
+        found.extend(locks_file_pid(dev, ino).map(|pid| (pid, command_line(pid))));
+    }
+    found
+}
+
+/// The pid /proc/locks gives for a lock on (dev, ino): `1: FLOCK ADVISORY WRITE <pid>
+/// <major>:<minor>:<inode> 0 EOF`, major and minor in hex.
+fn locks_file_pid(dev: libc::dev_t, ino: libc::ino_t) -> Option<i32> {
+    let text = fs::read_to_string("/proc/locks").ok()?;
+    let want = format!("{:02x}:{:02x}:{ino}", libc::major(dev), libc::minor(dev));
+    text.lines().filter(|l| !l.contains("->")).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 5 && f[5] == want).then(|| f[4].parse().ok())?
+    })
+}
+
+/// A process's command line for a message (its name when the command line is unreadable).
+fn command_line(pid: i32) -> String {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut cmd = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(String::from_utf8_lossy)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if cmd.is_empty() {
+        cmd = fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_else(|_| "exited".into());
+    }
+    if cmd.chars().count() > 120 {
+        cmd = cmd.chars().take(117).collect::<String>() + "...";
+    }
+    cmd
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a
@@ -351,6 +504,21 @@ mod tests {
         assert!(me.start_time > 0);
         assert!(is_alive(std::process::id() as i32, me.start_time));
         assert!(!is_alive(std::process::id() as i32, me.start_time + 1));
+    }
+
+    #[test]
+    fn the_holder_of_a_lock_is_found() {
+        let dir = std::env::temp_dir().join(format!("baleia-lock-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let lock = lock_dir(dir.clone()).expect("a free lock is taken at once");
+        let st = nix::sys::stat::stat(&dir).unwrap();
+        let me = std::process::id() as i32;
+        let holders = lock_holders(st.st_dev, st.st_ino);
+        assert!(holders.iter().any(|(p, _)| *p == me), "{holders:?}");
+        assert_eq!(locks_file_pid(st.st_dev, st.st_ino), Some(me));
+        drop(lock);
+        assert!(lock_holders(st.st_dev, st.st_ino).is_empty());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -129,6 +129,9 @@ impl Init {
         }
         let exe = self.process.prepare()?;
         self.ready()?;
+        // Until the runtime has recorded us (see ReadyInit): a runtime killed before that
+        // closes the socket, and we exit here rather than wait on the fifo unrecorded.
+        expect_go(self.sock.as_raw_fd())?;
         wait_for_start(&self.fifo)?;
         self.start_hooks.run(host_pid)?;
         self.process.exec(exe)

@@ -207,11 +207,31 @@ pub(crate) fn sync_pair() -> Result<(OwnedFd, OwnedFd)> {
     .ctx(|| "socketpair for the container process".into())
 }
 
-/// Spawn the init and wait until it is ready and blocked on the exec fifo. Returns its host pid.
+/// An init that is set up and waits for the runtime's last word before it blocks on the exec
+/// fifo: the runtime records the container first, then [`ReadyInit::release`]s it. If the
+/// runtime dies before that, the init sees its socket close and exits, instead of waiting on
+/// the fifo forever with nothing on disk that names it. Dropped unreleased, it is killed.
+pub(crate) struct ReadyInit(Child);
+
+impl ReadyInit {
+    /// The init's host pid.
+    pub(crate) fn pid(&self) -> i32 {
+        self.0.pid
+    }
+
+    /// Let the init go on to wait for `start`. On failure the init is killed (by drop).
+    pub(crate) fn release(self) -> Result<()> {
+        self.0.send(msg::GO).map_err(|e| self.0.error_or(e))?;
+        self.0.disown();
+        Ok(())
+    }
+}
+
+/// Spawn the init and wait until it is ready, short of blocking on the exec fifo.
 ///
 /// `on_hooks` runs the prestart and createRuntime hooks in the parent when the init asks for it
 /// (after its mounts, before pivot_root).
-pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<i32> {
+pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<ReadyInit> {
     let spec = &l.bundle.spec;
     let process = spec
         .process()
@@ -434,11 +454,8 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         oom,
         agent: agent.as_ref(),
     };
-    let result = restored.and_then(|()| init_side(&setup, &mut child, on_hooks));
-    match result {
-        Ok(()) => Ok(child.disown()),
-        Err(e) => Err(e),
-    }
+    restored.and_then(|()| init_side(&setup, &mut child, on_hooks))?;
+    Ok(ReadyInit(child))
 }
 
 /// A cgroup v2 of a container with its own user namespace belongs to the container's root, so
