@@ -32,6 +32,10 @@ pub struct Runtime {
     pub root: PathBuf,
     /// Where per-call log and output files go.
     pub scratch: PathBuf,
+    /// Run every command in this network namespace (a path such as `/run/netns/NAME`), so
+    /// that what the runtime does to "the host's" interfaces stays in a namespace of the
+    /// test's own.
+    pub netns: Option<PathBuf>,
 }
 
 /// Stdio for one runtime command.
@@ -401,6 +405,7 @@ impl Runtime {
             path,
             root,
             scratch,
+            netns: None,
         }
     }
 
@@ -462,6 +467,22 @@ impl Runtime {
                 use std::os::unix::process::CommandExt;
                 cmd.pre_exec(move || {
                     if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        if let Some(ns) = &self.netns {
+            let f = File::open(ns).map_err(|e| format!("open {}: {e}", ns.display()))?;
+            let fd = f.as_raw_fd();
+            // SAFETY: setns on the forked child itself, before exec, with an fd opened before
+            // the fork (the closure owns the File, so it stays open until then).
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(move || {
+                    let _keep = &f;
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())

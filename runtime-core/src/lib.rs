@@ -39,6 +39,7 @@ mod error;
 mod exec;
 mod hooks;
 mod namespaces;
+mod netdev;
 mod netlink;
 mod process;
 mod rootfs;
@@ -312,6 +313,11 @@ impl Runtime {
             Some(r) => Some(intel_rdt::Plan::new(r, id, &intel_rdt::resctrl_root()?)?),
             None => None,
         };
+        // Looked up now, so that a missing device fails before anything exists.
+        let net_devices = match bundle.spec.linux() {
+            Some(l) => netdev::resolve(l)?,
+            None => Vec::new(),
+        };
         // Before anything exists: a frozen cgroup would freeze the init, and us waiting on it.
         cgroups::manager(&paths).refuse_frozen()?;
         let lock = self.store.reserve(id)?;
@@ -331,6 +337,7 @@ impl Runtime {
                 cgroup.as_ref(),
                 resources.as_ref(),
                 (seccomp, rdt.as_ref()),
+                &net_devices,
             )
         });
         if made.is_err() {
@@ -353,6 +360,7 @@ impl Runtime {
         cgroup: &dyn CgroupManager,
         resources: Option<&oci_spec::runtime::LinuxResources>,
         (seccomp, rdt): (Option<seccomp::Program>, Option<&intel_rdt::Plan>),
+        net_devices: &[netdev::Device],
     ) -> Result<i32> {
         let created = time::rfc3339_now();
         let state_dir = self.store.dir(id);
@@ -381,6 +389,7 @@ impl Runtime {
             cgroup_paths: paths,
             cgroup,
             seccomp,
+            net_devices,
         };
         let hooks = bundle.spec.hooks().as_ref();
         let annotations = bundle.spec.annotations().clone().unwrap_or_default();
@@ -410,7 +419,8 @@ impl Runtime {
             .and_then(|()| {
                 // The init waits for release: its group is set before the process runs.
                 group = rdt.map(|p| p.apply(pid)).transpose()?;
-                self.record_created(id, opts, bundle, paths, created, pid, group.clone())
+                let net = netdev::names(net_devices);
+                self.record_created(id, opts, bundle, paths, created, pid, (group.clone(), net))
             })
             .and_then(|()| init.release());
         if done.is_err() {
@@ -431,7 +441,7 @@ impl Runtime {
         paths: &CgroupPaths,
         created: String,
         pid: i32,
-        intel_rdt: Option<intel_rdt::Group>,
+        (intel_rdt, net_devices): (Option<intel_rdt::Group>, Vec<(String, String)>),
     ) -> Result<()> {
         let start_time = state::proc_stat(pid)
             .map(|s| s.start_time)
@@ -457,6 +467,14 @@ impl Runtime {
             memory_policy: linux.and_then(|l| l.memory_policy().clone()),
             personality: linux.and_then(|l| l.personality().clone()),
             intel_rdt,
+            net_ns_path: linux
+                .and_then(|l| l.namespaces().as_ref())
+                .into_iter()
+                .flatten()
+                .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
+                .and_then(|n| n.path().clone())
+                .filter(|_| !net_devices.is_empty()),
+            net_devices,
         };
         self.store.save(&rec)?;
         if let Some(pf) = &opts.pid_file {
@@ -668,6 +686,9 @@ impl Runtime {
             }
         };
         let status = derive_status(&self.store, &rec);
+        if force || matches!(status, Status::Stopped | Status::Created | Status::Creating) {
+            self.restore_net_devices(&rec, status);
+        }
         match status {
             Status::Stopped => {}
             Status::Created | Status::Creating => self.kill_and_wait(&rec)?,
@@ -701,6 +722,26 @@ impl Runtime {
         }
         drop(lock);
         self.store.remove(id)
+    }
+
+    /// linux.netDevices go back to the runtime's namespace before the container's ends: runc
+    /// only logs a failure, and so do we (the deletion goes on).
+    fn restore_net_devices(&self, rec: &Record, status: Status) {
+        if rec.net_devices.is_empty() {
+            return;
+        }
+        let path = if status != Status::Stopped && state::is_alive(rec.pid, rec.start_time) {
+            PathBuf::from(format!("/proc/{}/ns/net", rec.pid))
+        } else {
+            match &rec.net_ns_path {
+                Some(p) => p.clone(),
+                // Its namespace ended with its init: the kernel took the devices.
+                None => return,
+            }
+        };
+        if let Err(e) = netdev::restore_at(&path, &rec.net_devices) {
+            log::warn!("delete {}: {e}", rec.id);
+        }
     }
 
     fn kill_and_wait(&self, rec: &Record) -> Result<()> {

@@ -176,9 +176,7 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
         }
     }
     validate_linux_13(linux)?;
-    if linux.net_devices().is_some() {
-        return Err(Error::Unsupported("linux.netDevices".into()));
-    }
+    crate::netdev::devices_of(linux)?;
     if let Some(p) = linux.rootfs_propagation() {
         crate::rootfs::propagation_flag(p)
             .ok_or_else(|| Error::Spec(format!("invalid rootfsPropagation {p:?}")))?;

@@ -18,6 +18,7 @@ pub mod fs;
 pub mod io;
 pub mod kill;
 pub mod lifecycle;
+pub mod netdev;
 pub mod notify;
 pub mod ns;
 pub mod ops;
@@ -38,5 +39,6 @@ pub fn all() -> Vec<Test> {
     v.extend(attrs::tests());
     v.extend(flags::tests());
     v.extend(notify::tests());
+    v.extend(netdev::tests());
     v
 }
