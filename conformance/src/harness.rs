@@ -252,6 +252,7 @@ pub struct Ctx {
     pids: Vec<i32>,
     cgroups: Vec<String>,
     guards: Vec<(PathBuf, String)>,
+    netns: Vec<String>,
     /// Short name of the runtime ("runc", "crun", "baleia"), for skips.
     pub runtime_name: String,
 }
@@ -278,6 +279,7 @@ impl Ctx {
             pids: Vec::new(),
             cgroups: Vec::new(),
             guards: Vec::new(),
+            netns: Vec::new(),
             runtime_name,
         }
     }
@@ -359,6 +361,34 @@ impl Ctx {
             std::fs::read_to_string(path).map_err(|e| skip(format!("cannot read {path}: {e}")))?;
         self.guards.push((path.into(), v.clone()));
         Ok(v.trim().to_string())
+    }
+
+    /// A network namespace of this test's own (`ip netns add`), deleted at cleanup after the
+    /// containers; from now on every runtime command of the test runs in it. Returns its name.
+    pub fn own_netns(&mut self) -> Result<String, Verdict> {
+        let name = format!("bcn{}-{}", std::process::id(), self.next());
+        self.ip(&["netns", "add", &name])
+            .map_err(|e| skip(format!("cannot make a network namespace: {e}")))?;
+        self.netns.push(name.clone());
+        self.rt.netns = Some(PathBuf::from("/run/netns").join(&name));
+        Ok(name)
+    }
+
+    /// Runs `ip ARGS`; its stdout, or its stderr as the error.
+    pub fn ip(&self, args: &[&str]) -> Result<String, String> {
+        let o = std::process::Command::new("ip")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("ip: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "ip {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
 
     /// Registers a host pid to SIGKILL at cleanup (e.g. detached exec processes).
@@ -642,6 +672,11 @@ impl Ctx {
             }
         }
         runtime::reap_zombies();
+        self.rt.netns = None;
+        for ns in std::mem::take(&mut self.netns) {
+            // Its dummy interfaces go with it.
+            let _ = self.ip(&["netns", "delete", &ns]);
+        }
         for (p, v) in std::mem::take(&mut self.guards) {
             if std::fs::read_to_string(&p).ok().as_deref() != Some(v.as_str()) {
                 eprintln!(

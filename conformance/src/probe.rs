@@ -395,6 +395,115 @@ fn exec_path(p: &str) -> Value {
     }
 }
 
+/// The scheduling attributes of this process (sched_getattr), or the errno.
+fn sched() -> Value {
+    #[repr(C)]
+    #[derive(Default)]
+    struct Attr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+        util_min: u32,
+        util_max: u32,
+    }
+    let mut a = Attr::default();
+    // SAFETY: sched_getattr fills at most `size` bytes of the struct we own.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_getattr,
+            0,
+            &mut a as *mut Attr,
+            std::mem::size_of::<Attr>() as u32,
+            0,
+        )
+    };
+    if r != 0 {
+        return json!({"ok": false, "errno": errno()});
+    }
+    json!({"ok": true, "policy": a.policy, "flags": a.flags, "nice": a.nice,
+           "priority": a.priority, "runtime": a.runtime, "deadline": a.deadline,
+           "period": a.period})
+}
+
+/// The I/O priority of this process (ioprio_get): class and level.
+fn ioprio() -> Value {
+    // SAFETY: ioprio_get(IOPRIO_WHO_PROCESS, self) only reads.
+    let v = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) };
+    if v < 0 {
+        return json!({"ok": false, "errno": errno()});
+    }
+    json!({"ok": true, "class": v >> 13, "level": v & 0x1fff})
+}
+
+/// The NUMA memory policy of this process (get_mempolicy): mode (with its flags) and the node
+/// mask's first word.
+fn mempolicy() -> Value {
+    let mut mode: libc::c_int = -1;
+    let mut mask = [0u64; 16];
+    // SAFETY: get_mempolicy writes the mode and at most 1024 bits of the mask we own.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int,
+            mask.as_mut_ptr(),
+            1025usize,
+            std::ptr::null::<u8>(),
+            0,
+        )
+    };
+    if r != 0 {
+        return json!({"ok": false, "errno": errno()});
+    }
+    json!({"ok": true, "mode": mode & 0xff, "flags": mode & !0xff, "nodes": mask[0]})
+}
+
+/// This process's execution domain and flags (personality(0xffffffff) only queries).
+fn personality() -> i64 {
+    // SAFETY: the query value changes nothing.
+    unsafe { libc::personality(0xffff_ffff) as i64 }
+}
+
+/// The network interfaces this process sees (/proc/net/dev), each with its IPv4 address.
+fn interfaces() -> Value {
+    let text = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines().skip(2) {
+        let Some((name, _)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim().to_string();
+        out.push(json!({"name": name, "ipv4": ipv4_of(&name)}));
+    }
+    Value::Array(out)
+}
+
+/// The IPv4 address of an interface, if it has one.
+fn ipv4_of(name: &str) -> Option<String> {
+    // SAFETY: a datagram socket for the ioctl, closed below; ifreq is plain bytes.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return None;
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (d, b) in req.ifr_name.iter_mut().zip(name.bytes().take(15)) {
+            *d = b as libc::c_char;
+        }
+        let r = libc::ioctl(s, libc::SIOCGIFADDR, &mut req);
+        libc::close(s);
+        if r != 0 {
+            return None;
+        }
+        let sin = &*(&req.ifr_ifru.ifru_addr as *const libc::sockaddr as *const libc::sockaddr_in);
+        Some(std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)).to_string())
+    }
+}
+
 /// Collects every fact the probe reports, plus the answers to `opts`.
 ///
 /// ```
@@ -454,6 +563,12 @@ pub fn collect(opts: &Options) -> Value {
         "cgroup": std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
             .lines().map(str::to_string).collect::<Vec<_>>(),
         "tty": tty(),
+        "sched": sched(),
+        "ioprio": ioprio(),
+        "cpus_allowed": get("Cpus_allowed_list"),
+        "mempolicy": mempolicy(),
+        "personality": personality(),
+        "interfaces": interfaces(),
     });
     let mut read = Map::new();
     for p in &opts.read {
@@ -712,6 +827,15 @@ mod tests {
         assert_eq!(f["sysctl"]["kernel.ostype"]["value"], "Linux");
         assert_eq!(f["ls"][dir.to_str().unwrap()]["entries"][0], "w");
         assert!(f["rlimits"]["RLIMIT_NOFILE"][1].as_u64().unwrap() > 0);
+        assert_eq!(f["sched"]["ok"], true);
+        assert_eq!(f["ioprio"]["ok"], true);
+        assert_eq!(f["mempolicy"]["ok"], true);
+        assert!(!f["cpus_allowed"].as_str().unwrap().is_empty());
+        assert!(f["interfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "lo"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

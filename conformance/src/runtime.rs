@@ -32,6 +32,10 @@ pub struct Runtime {
     pub root: PathBuf,
     /// Where per-call log and output files go.
     pub scratch: PathBuf,
+    /// Run every command in this network namespace (a path such as `/run/netns/NAME`), so
+    /// that what the runtime does to "the host's" interfaces stays in a namespace of the
+    /// test's own.
+    pub netns: Option<PathBuf>,
 }
 
 /// Stdio for one runtime command.
@@ -49,6 +53,12 @@ pub struct Io {
     /// Socket activation: set LISTEN_FDS to this and LISTEN_PID to the
     /// runtime's own pid (known only in the child, so set after fork).
     pub listen_fds: Option<u32>,
+    /// Run the runtime pinned to these CPUs (as `taskset -c` would), to see whether its
+    /// affinity leaks into the container.
+    pub cpus: Option<Vec<usize>>,
+    /// Run the runtime under this execution domain (personality(2)), which its children
+    /// inherit unless the runtime sets another.
+    pub personality: Option<u64>,
 }
 
 /// What a runtime command did.
@@ -395,6 +405,7 @@ impl Runtime {
             path,
             root,
             scratch,
+            netns: None,
         }
     }
 
@@ -444,6 +455,51 @@ impl Runtime {
         }
         for (k, v) in &io.env {
             cmd.env(k, v);
+        }
+        if let Some(cpus) = io.cpus.clone() {
+            // SAFETY: sched_setaffinity on the forked child itself, before exec; the mask is
+            // plain bytes built before the fork.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            for c in cpus {
+                unsafe { libc::CPU_SET(c, &mut set) };
+            }
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(move || {
+                    if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        if let Some(ns) = &self.netns {
+            let f = File::open(ns).map_err(|e| format!("open {}: {e}", ns.display()))?;
+            let fd = f.as_raw_fd();
+            // SAFETY: setns on the forked child itself, before exec, with an fd opened before
+            // the fork (the closure owns the File, so it stays open until then).
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(move || {
+                    let _keep = &f;
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        if let Some(persona) = io.personality {
+            // SAFETY: personality on the forked child itself, before exec.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(move || {
+                    if libc::personality(persona as libc::c_ulong) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         if let Some(n) = io.listen_fds {
             let count =

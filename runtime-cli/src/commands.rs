@@ -99,10 +99,12 @@ fn run_command(cli: &Cli) -> Result<u8> {
             detach,
             keep,
         } => {
-            if *keep {
-                return Err(Error::Unsupported("run --keep".into()));
-            }
             let opts = create_options(create, rootless)?;
+            if *detach && *keep {
+                return Err(Error::Other(
+                    "run: --keep and --detach cannot be used together".into(),
+                ));
+            }
             let id = &create.id;
             log::debug!(
                 "run {id}: bundle {}{}",
@@ -115,11 +117,14 @@ fn run_command(cli: &Cli) -> Result<u8> {
                 Ok(0)
             } else {
                 let code = if opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
-                    run_with_terminal(&rt, id, opts)?
+                    run_with_terminal(&rt, id, opts, *keep)?
                 } else {
-                    rt.run(id, &opts)?
+                    rt.run_with(id, &opts, *keep)?
                 };
-                log::debug!("run {id}: the container exited with status {code}; deleted");
+                log::debug!(
+                    "run {id}: the container exited with status {code}{}",
+                    if *keep { "; kept" } else { "; deleted" }
+                );
                 Ok(code.clamp(0, 255) as u8)
             }
         }
@@ -146,9 +151,11 @@ fn run_command(cli: &Cli) -> Result<u8> {
             id,
         } => events(&rt, id, *stats, interval).map(|()| 0),
         Command::Features => print_json_pretty(&runtime_core::features::features()).map(|()| 0),
-        Command::Checkpoint { .. } | Command::Restore { .. } => {
-            Err(Error::Unsupported("checkpoint/restore".into()))
-        }
+        Command::Checkpoint { .. } | Command::Restore { .. } => Err(Error::Other(
+            "checkpoint/restore are not supported: they need CRIU, which baleia does not \
+             drive yet (and criu does not run on every kernel: see `criu check`)"
+                .into(),
+        )),
     }
 }
 
@@ -164,7 +171,7 @@ fn wants_terminal(bundle: &Path) -> bool {
 /// A foreground `run` of a process with a terminal and no console socket: create with a
 /// console socket of our own, start, and proxy the terminal to our stdio until the init exits
 /// (then delete, as `run` does).
-fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions) -> Result<i32> {
+fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions, keep: bool) -> Result<i32> {
     let console = crate::tty::OwnConsole::new()?;
     opts.console_socket = Some(console.path().to_path_buf());
     let blocked = crate::tty::Blocked::new()?;
@@ -175,7 +182,9 @@ fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions) -> Result<
         .and_then(|master| rt.start(id).map(|()| master));
     drop(console);
     let status = attached.and_then(|master| crate::tty::proxy(master, pid, &blocked));
-    let _ = rt.delete(id, true);
+    if !keep || status.is_err() {
+        let _ = rt.delete(id, true);
+    }
     drop(blocked);
     status
 }
@@ -206,6 +215,7 @@ fn create_options(a: &CreateArgs, rootless: bool) -> Result<CreateOptions> {
         preserve_fds: a.preserve_fds,
         setup_timeout: None,
         rootless,
+        pidfd_socket: a.pidfd_socket.clone(),
     })
 }
 
@@ -353,10 +363,32 @@ fn ps(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
 }
 
 fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
-    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        return Err(Error::Unsupported(
-            "Intel RDT (--l3-cache-schema, --mem-bw-schema)".into(),
-        ));
+    let rdt: Vec<String> = [&a.l3_cache_schema, &a.mem_bw_schema]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if !rdt.is_empty() {
+        rt.update_intel_rdt(&a.id, &rdt)?;
+        let no_resources = a.resources.is_none()
+            && a.blkio_weight.is_none()
+            && a.cpu_period.is_none()
+            && a.cpu_quota.is_none()
+            && a.cpu_burst.is_none()
+            && a.cpu_share.is_none()
+            && a.cpu_rt_period.is_none()
+            && a.cpu_rt_runtime.is_none()
+            && a.cpuset_cpus.is_none()
+            && a.cpuset_mems.is_none()
+            && a.kernel_memory.is_none()
+            && a.kernel_memory_tcp.is_none()
+            && a.memory.is_none()
+            && a.memory_reservation.is_none()
+            && a.memory_swap.is_none()
+            && a.pids_limit.is_none();
+        if no_resources {
+            return Ok(());
+        }
     }
     let resources = match a.resources.as_deref() {
         Some(src) => {
@@ -487,12 +519,6 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
     if a.apparmor.is_some() {
         return Err(Error::Unsupported("exec --apparmor".into()));
     }
-    if !a.cgroup.is_empty() {
-        return Err(Error::Unsupported("exec --cgroup".into()));
-    }
-    if a.ignore_paused {
-        return Err(Error::Unsupported("exec --ignore-paused".into()));
-    }
     let process = match &a.process {
         Some(path) => read_process_file(path)?,
         None => exec_process_from_args(rt, a)?,
@@ -503,6 +529,9 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+        cgroup: a.cgroup.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
     };
     let id = &a.id;
     log::debug!(
@@ -564,8 +593,13 @@ fn read_process_file(path: &Path) -> Result<oci_spec::runtime::Process> {
         }
         obj.entry("cwd").or_insert_with(|| serde_json::json!(""));
     }
-    serde_json::from_value(v)
-        .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))
+    let text = serde_json::to_vec(&v)
+        .map_err(|e| Error::Other(format!("parse process {}: {e}", path.display())))?;
+    // The library's parser: it checks the runtime-spec 1.3 fields the decoder does not know.
+    runtime_core::spec::parse_process(&text).map_err(|e| match e {
+        Error::Spec(m) => Error::Spec(format!("{} ({})", m, path.display())),
+        e => e,
+    })
 }
 
 /// runc builds the process of `exec CMD...` from the container's own process section,

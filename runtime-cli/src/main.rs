@@ -47,7 +47,7 @@ pub struct Cli {
     /// user namespace).
     #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
-    /// Path to criu (accepted for runc compatibility; checkpointing is not implemented).
+    /// Path to criu (accepted for runc compatibility; checkpoint/restore are refused).
     #[arg(long, global = true, hide = true)]
     criu: Option<PathBuf>,
     /// Print the version.
@@ -77,6 +77,9 @@ pub struct CreateArgs {
     /// Pass N additional fds (3..3+N) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
+    /// Unix socket to send a pidfd of the container's init to.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// The container id.
     id: String,
 }
@@ -126,12 +129,16 @@ pub struct ExecArgs {
     /// Pass N additional fds (3..3+N) to the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
-    /// Run in a sub-cgroup (not implemented: refused).
+    /// Run in an existing sub-cgroup of the container's: [controller[,controller]:]path
+    /// (repeatable on cgroup v1).
     #[arg(long)]
     cgroup: Vec<String>,
-    /// Allow exec in a paused container (not implemented: refused).
+    /// Allow exec in a paused container (the process runs once resumed).
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
+    /// Unix socket to send a pidfd of the process to.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// The container id.
     id: String,
     /// The command and its arguments.
@@ -176,10 +183,10 @@ pub struct UpdateArgs {
     memory_swap: Option<String>,
     #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pids_limit: Option<String>,
-    /// Intel RDT schemata (not implemented: refused).
+    /// Intel RDT L3 cache schema of the container's own resctrl group.
     #[arg(long = "l3-cache-schema")]
     l3_cache_schema: Option<String>,
-    /// Intel RDT schemata (not implemented: refused).
+    /// Intel RDT memory bandwidth schema of the container's own resctrl group.
     #[arg(long = "mem-bw-schema", allow_negative_numbers = true)]
     mem_bw_schema: Option<String>,
     id: String,
@@ -268,12 +275,12 @@ pub enum Command {
     },
     /// Print the features this runtime supports (runtime-spec Features JSON).
     Features,
-    /// Checkpoint a running container (not implemented).
+    /// Checkpoint a running container (needs CRIU: refused).
     Checkpoint {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
-    /// Restore a checkpointed container (not implemented).
+    /// Restore a checkpointed container (needs CRIU: refused).
     Restore {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,

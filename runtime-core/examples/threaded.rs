@@ -57,7 +57,8 @@ unsafe impl GlobalAlloc for ChildGuard {
 #[global_allocator]
 static GUARD: ChildGuard = ChildGuard;
 
-/// A bundle around `rootfs` whose container sleeps, with a hook of every kind.
+/// A bundle around `rootfs` whose container sleeps, with a hook of every kind and the process
+/// attributes the child sets itself.
 fn write_bundle(dir: &Path, rootfs: &Path) -> std::io::Result<()> {
     let hook = |path: &str| serde_json::json!([{"path": path, "args": [path, "-c", "cat >/dev/null"], "timeout": 10}]);
     let config = serde_json::json!({
@@ -67,7 +68,11 @@ fn write_bundle(dir: &Path, rootfs: &Path) -> std::io::Result<()> {
             "env": ["PATH=/bin:/sbin:/usr/bin"],
             "cwd": "/",
             "user": {"uid": 0, "gid": 0},
-            "noNewPrivileges": true
+            "noNewPrivileges": true,
+            // Each is a syscall of the child (exec: also the affinity steps around the cgroup).
+            "scheduler": {"policy": "SCHED_BATCH", "nice": 1},
+            "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 4},
+            "execCPUAffinity": {"initial": "0", "final": "0"}
         },
         "root": {"path": rootfs},
         "hostname": "threaded",
@@ -85,6 +90,8 @@ fn write_bundle(dir: &Path, rootfs: &Path) -> std::io::Result<()> {
         },
         "linux": {
             "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}],
+            "memoryPolicy": {"mode": "MPOL_PREFERRED", "nodes": "0"},
+            "personality": {"domain": "LINUX"},
             "maskedPaths": ["/proc/kcore"],
             "readonlyPaths": ["/proc/sys"]
         }

@@ -147,6 +147,9 @@ pub(crate) mod msg {
     pub const GO: u8 = b'G';
     /// The child failed; the payload is the error text.
     pub const ERROR: u8 = b'E';
+    /// The child installed a filter with a listener: its fd number follows in decimal; the
+    /// runtime takes a copy (pidfd_getfd), hands it to the seccomp agent and answers GO.
+    pub const SECCOMP: u8 = b'S';
     /// The child made a user namespace: the runtime writes its id maps, then says GO.
     pub const USERNS: u8 = b'U';
     /// The middle process forked the init; the payload is its host pid in decimal.

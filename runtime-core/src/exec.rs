@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
@@ -19,8 +19,10 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
+use crate::cgroups::CgroupPaths;
 use crate::child::{self, msg, CResult, ChildError, OrFail};
 use crate::error::{Error, Result, SysContext};
+use crate::process::attrs::ContainerAttrs;
 use crate::process::finish::{self, ProcessPlan};
 use crate::process::{self, Child};
 use crate::state::Record;
@@ -47,6 +49,70 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Pass fds 3..3+N of the caller to the process.
     pub preserve_fds: u32,
+    /// Exec even into a paused container (the process runs once it is resumed).
+    pub ignore_paused: bool,
+    /// Existing sub-cgroups of the container's to run the process in (runc's `--cgroup`):
+    /// `sub` for every hierarchy, or `ctrl[,ctrl...]:sub` for v1 controllers.
+    pub cgroup: Vec<String>,
+    /// A unix socket to send a pidfd of the process to (payload `setns`).
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+/// The container's cgroup paths with `--cgroup` applied: each sub-cgroup must exist, and
+/// stays inside the container's cgroup.
+fn exec_cgroups(base: &CgroupPaths, specs: &[String]) -> Result<CgroupPaths> {
+    let mut paths = base.clone();
+    let v2 = base.unified_only().is_some();
+    let mut whole: Option<&str> = None;
+    for spec in specs {
+        let (ctrls, sub) = match spec.split_once(':') {
+            Some((c, s)) => (Some(c), s),
+            None => (None, spec.as_str()),
+        };
+        let bad = |why: &str| Error::Spec(format!("exec --cgroup {spec:?}: {why}"));
+        let rel = Path::new(sub);
+        if sub.is_empty()
+            || rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(bad(
+                "the sub-cgroup must be a relative path inside the container's cgroup",
+            ));
+        }
+        let keys: Vec<String> = match ctrls {
+            None => {
+                if whole.replace(sub).is_some() {
+                    return Err(bad("only one sub-cgroup may be given for every controller"));
+                }
+                base.0.keys().cloned().collect()
+            }
+            Some(_) if v2 => {
+                return Err(bad(
+                    "cgroup v2 has no per-controller sub-cgroups: give the path alone",
+                ))
+            }
+            Some(list) => {
+                let keys: Vec<String> = list.split(',').map(str::to_string).collect();
+                if let Some(k) = keys
+                    .iter()
+                    .find(|k| k.is_empty() || !base.0.contains_key(*k))
+                {
+                    return Err(bad(&format!("no cgroup v1 controller {k:?} on this host")));
+                }
+                keys
+            }
+        };
+        for k in keys {
+            let dir = base.0[&k].join(rel);
+            if !dir.is_dir() {
+                return Err(bad(&format!("{} does not exist", dir.display())));
+            }
+            paths.0.insert(k, dir);
+        }
+    }
+    Ok(paths)
 }
 
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
@@ -118,18 +184,35 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     )
     .ctx(|| format!("open {root_path}"))?;
     let passwd = finish::read_passwd(root.as_raw_fd());
-    let mut plan = ProcessPlan::new(p, seccomp, passwd.as_deref())?;
+    let container = ContainerAttrs::new(rec.memory_policy.as_ref(), rec.personality.as_ref())?;
+    let plan = ProcessPlan::new(p, seccomp, passwd.as_deref(), true, container)?;
+    let initial_cpus = plan.attrs.initial_cpus();
+    let mut plan = plan;
     let setgroups = format!("/proc/{}/setgroups", rec.pid);
     if std::fs::read_to_string(&setgroups).is_ok_and(|s| s.trim() == "deny") {
         plan.without_setgroups()?;
     }
+    let agent = crate::seccomp::agent::Agent::of(
+        rec.seccomp.as_ref(),
+        &rec.id,
+        &rec.bundle,
+        &rec.annotations,
+        "running",
+        rec.pid,
+    );
     let console = match &terminal {
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
     };
-    let cgroup = crate::cgroups::manager(&rec.cgroup_paths);
+    let cgroup = crate::cgroups::manager(&exec_cgroups(&rec.cgroup_paths, &opts.cgroup)?);
+    let pidfd_sock = opts
+        .pidfd_socket
+        .as_deref()
+        .map(crate::connect_pidfd_socket)
+        .transpose()?;
     let (parent_sock, child_sock) = process::sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
+    plan.sync_sock = Some(child_sock.as_raw_fd());
     let pidfd = above(pidfd, min_fd)?;
     let root = above(root, min_fd)?;
     let mut keep = vec![child_sock.as_raw_fd(), pidfd.as_raw_fd(), root.as_raw_fd()];
@@ -164,7 +247,24 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     };
     drop(helper);
     let child = Child::new(helper_pid, parent_sock, SETUP_TIMEOUT);
-    let result = parent_side(rec, &child, cgroup.as_ref(), opts);
+    let result = parent_side(
+        rec,
+        &child,
+        cgroup.as_ref(),
+        opts,
+        initial_cpus.as_ref(),
+        agent.as_ref(),
+    )
+    .and_then(|pid| match &pidfd_sock {
+        Some(sock) => crate::send_pidfd(sock, pid, "setns")
+            .map(|()| pid)
+            .inspect_err(|_| {
+                let _ =
+                    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(Pid::from_raw(pid), None);
+            }),
+        None => Ok(pid),
+    });
     // The helper has done its part (or failed): reap it, never leave it to the caller.
     drop(child);
     let outcome = match result {
@@ -186,22 +286,48 @@ fn parent_side(
     helper: &Child,
     cgroup: &dyn crate::cgroups::CgroupManager,
     opts: &ExecOptions,
+    initial_cpus: Option<&crate::process::attrs::Mask>,
+    agent: Option<&crate::seccomp::agent::Agent>,
 ) -> Result<i32> {
+    // execCPUAffinity.initial: where the helper runs while it is moved into the cgroup. Set
+    // here, on the helper's pid, so that it is in force before the move without a round trip.
+    if let Some(m) = initial_cpus {
+        crate::process::attrs::set_affinity_of(helper.pid, m).map_err(|e| helper.error_or(e))?;
+    }
     cgroup
         .add_pid(helper.pid)
         .map_err(Error::from)
+        .and_then(|()| match &rec.intel_rdt {
+            Some(g) => g.add(helper.pid),
+            None => Ok(()),
+        })
         .and_then(|()| helper.send(msg::GO))
         .map_err(|e| helper.error_or(e))?;
     let mut pid = None;
     let mut failure = None;
+    // The process may report its listener before the helper reports its pid.
+    let mut listener: Option<i32> = None;
     loop {
         let (kind, text) = helper.recv_raw("start the exec'd process")?;
         match kind {
             Some(msg::READY) => pid = text.parse::<i32>().ok(),
             Some(msg::ERROR) => failure = Some(text),
+            Some(msg::SECCOMP) => listener = Some(process::seccomp_fd(&text)?),
             Some(_) => {}
             // Everyone closed the socket: the helper exited and the process exec'd (or died).
             None => break,
+        }
+        if let (Some(fd), Some(p), None) = (listener, pid, &failure) {
+            listener = None;
+            let handed = agent
+                .ok_or_else(|| Error::Other("a seccomp listener nobody asked for".into()))
+                .and_then(|a| a.hand_over(p, fd))
+                .and_then(|()| helper.send(msg::GO));
+            if let Err(e) = handed {
+                let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(Pid::from_raw(p), None);
+                return Err(e);
+            }
         }
     }
     if let Some(text) = failure {

@@ -24,6 +24,7 @@
 
 pub mod cgroups;
 pub mod features;
+pub mod intel_rdt;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;
@@ -38,6 +39,7 @@ mod error;
 mod exec;
 mod hooks;
 mod namespaces;
+mod netdev;
 mod netlink;
 mod process;
 mod rootfs;
@@ -90,9 +92,13 @@ pub struct CreateOptions {
     /// kills it and says which step it was waiting for (default 60 s; the timeouts of the
     /// createContainer hooks, which the init runs itself, are added).
     pub setup_timeout: Option<Duration>,
+    /// A unix socket to send a pidfd of the init to (runc's `--pidfd-socket`): one message,
+    /// payload `standard`, one SCM_RIGHTS fd.
+    pub pidfd_socket: Option<PathBuf>,
     /// Rootless (runc's `--rootless`): when the spec names no cgroupsPath and the caller has no
     /// permission to make the default cgroup, the container goes without one (a note in the
-    /// log), unless the spec asks for resource limits (then it is an error). See [`rootless_by_default`] for runc's automatic choice.
+    /// log), unless the spec asks for resource limits (then it is an error). See
+    /// [`rootless_by_default`] for runc's automatic choice.
     pub rootless: bool,
 }
 
@@ -222,6 +228,22 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     )
 }
 
+/// Connect to a `--pidfd-socket` before anything is made, so that a wrong path fails early.
+pub(crate) fn connect_pidfd_socket(path: &Path) -> Result<std::os::fd::OwnedFd> {
+    std::os::unix::net::UnixStream::connect(path)
+        .map(Into::into)
+        .map_err(|e| Error::io(format!("connect to pidfd socket {}", path.display()), e))
+}
+
+/// Send a pidfd of `pid` (our child, so not yet reusable) as runc does: payload `kind`
+/// ("standard" for the init, "setns" for an exec'd process) and one SCM_RIGHTS fd.
+pub(crate) fn send_pidfd(sock: &std::os::fd::OwnedFd, pid: i32, kind: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let pidfd = sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open {pid}"), e))?;
+    sys::send_fd(sock.as_raw_fd(), kind.as_bytes(), pidfd.as_raw_fd())
+        .map_err(|e| Error::sys(format!("send the pidfd of {pid} to the pidfd socket"), e))
+}
+
 /// The spec's resources with runc's always-allowed devices appended to its device rules, so
 /// the default device nodes stay usable under a spec that denies everything.
 fn with_default_device_rules(
@@ -298,6 +320,20 @@ impl Runtime {
         if let Some(r) = &resources {
             cgroups::validate_resources(r)?;
         }
+        let rdt = match bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.intel_rdt().as_ref())
+        {
+            Some(r) => Some(intel_rdt::Plan::new(r, id, &intel_rdt::resctrl_root()?)?),
+            None => None,
+        };
+        // Looked up now, so that a missing device fails before anything exists.
+        let net_devices = match bundle.spec.linux() {
+            Some(l) => netdev::resolve(l)?,
+            None => Vec::new(),
+        };
         // Before anything exists: a frozen cgroup would freeze the init, and us waiting on it.
         cgroups::manager(&paths).refuse_frozen()?;
         let lock = self.store.reserve(id)?;
@@ -316,7 +352,8 @@ impl Runtime {
                 &paths,
                 cgroup.as_ref(),
                 resources.as_ref(),
-                seccomp,
+                (seccomp, rdt.as_ref()),
+                &net_devices,
             )
         });
         if made.is_err() {
@@ -338,7 +375,8 @@ impl Runtime {
         paths: &CgroupPaths,
         cgroup: &dyn CgroupManager,
         resources: Option<&oci_spec::runtime::LinuxResources>,
-        seccomp: Option<seccomp::Program>,
+        (seccomp, rdt): (Option<seccomp::Program>, Option<&intel_rdt::Plan>),
+        net_devices: &[netdev::Device],
     ) -> Result<i32> {
         let created = time::rfc3339_now();
         let state_dir = self.store.dir(id);
@@ -370,6 +408,11 @@ impl Runtime {
             Some(path) => Some(console::connect(path)?),
             None => None,
         };
+        let pidfd_sock = opts
+            .pidfd_socket
+            .as_deref()
+            .map(connect_pidfd_socket)
+            .transpose()?;
         let launch = process::Launch {
             console,
             timeout: opts.setup_timeout.unwrap_or(Duration::from_secs(60)),
@@ -382,6 +425,7 @@ impl Runtime {
             cgroup_paths: paths,
             cgroup,
             seccomp,
+            net_devices,
         };
         let hooks = bundle.spec.hooks().as_ref();
         let annotations = bundle.spec.annotations().clone().unwrap_or_default();
@@ -404,12 +448,27 @@ impl Runtime {
         // Dropped on an error below, the init (our child, waiting for release) is killed.
         let init = process::spawn_init(launch, &run_hooks)?;
         let pid = init.pid();
-        self.record_created(id, opts, bundle, paths, created, pid)?;
-        init.release()?;
-        Ok(pid)
+        let mut group = None;
+        let done = pidfd_sock
+            .as_ref()
+            .map_or(Ok(()), |s| send_pidfd(s, pid, "standard"))
+            .and_then(|()| {
+                // The init waits for release: its group is set before the process runs.
+                group = rdt.map(|p| p.apply(pid)).transpose()?;
+                let net = netdev::names(net_devices);
+                self.record_created(id, opts, bundle, paths, created, pid, (group.clone(), net))
+            })
+            .and_then(|()| init.release());
+        if done.is_err() {
+            if let Some(g) = &group {
+                let _ = g.remove();
+            }
+        }
+        done.map(|()| pid)
     }
 
     /// Save the state of a freshly spawned init and write the pid file.
+    #[allow(clippy::too_many_arguments)]
     fn record_created(
         &self,
         id: &str,
@@ -418,10 +477,12 @@ impl Runtime {
         paths: &CgroupPaths,
         created: String,
         pid: i32,
+        (intel_rdt, net_devices): (Option<intel_rdt::Group>, Vec<(String, String)>),
     ) -> Result<()> {
         let start_time = state::proc_stat(pid)
             .map(|s| s.start_time)
             .ok_or_else(|| Error::Other(format!("the container's init (pid {pid}) vanished")))?;
+        let linux = bundle.spec.linux().as_ref();
         let rec = Record {
             id: id.to_string(),
             pid,
@@ -439,6 +500,17 @@ impl Runtime {
                 .linux()
                 .as_ref()
                 .and_then(|l| l.seccomp().clone()),
+            memory_policy: linux.and_then(|l| l.memory_policy().clone()),
+            personality: linux.and_then(|l| l.personality().clone()),
+            intel_rdt,
+            net_ns_path: linux
+                .and_then(|l| l.namespaces().as_ref())
+                .into_iter()
+                .flatten()
+                .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
+                .and_then(|n| n.path().clone())
+                .filter(|_| !net_devices.is_empty()),
+            net_devices,
         };
         self.store.save(&rec)?;
         if let Some(pf) = &opts.pid_file {
@@ -650,6 +722,9 @@ impl Runtime {
             }
         };
         let status = derive_status(&self.store, &rec);
+        if force || matches!(status, Status::Stopped | Status::Created | Status::Creating) {
+            self.restore_net_devices(&rec, status);
+        }
         match status {
             Status::Stopped => {}
             Status::Created | Status::Creating => self.kill_and_wait(&rec)?,
@@ -666,6 +741,9 @@ impl Runtime {
             let _ = cgroup.kill_all(libc::SIGKILL);
         }
         remove_cgroup_unless_shared(cgroup.as_ref(), rec.host_pid_ns)?;
+        if let Some(g) = &rec.intel_rdt {
+            g.remove()?;
+        }
         if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
             // The spec: a failing poststop hook must not stop the deletion (runc only logs it,
             // as a warning).
@@ -680,6 +758,26 @@ impl Runtime {
         }
         drop(lock);
         self.store.remove(id)
+    }
+
+    /// linux.netDevices go back to the runtime's namespace before the container's ends: runc
+    /// only logs a failure, and so do we (the deletion goes on).
+    fn restore_net_devices(&self, rec: &Record, status: Status) {
+        if rec.net_devices.is_empty() {
+            return;
+        }
+        let path = if status != Status::Stopped && state::is_alive(rec.pid, rec.start_time) {
+            PathBuf::from(format!("/proc/{}/ns/net", rec.pid))
+        } else {
+            match &rec.net_ns_path {
+                Some(p) => p.clone(),
+                // Its namespace ended with its init: the kernel took the devices.
+                None => return,
+            }
+        };
+        if let Err(e) = netdev::restore_at(&path, &rec.net_devices) {
+            log::warn!("delete {}: {e}", rec.id);
+        }
     }
 
     fn kill_and_wait(&self, rec: &Record) -> Result<()> {
@@ -719,6 +817,12 @@ impl Runtime {
     /// Run container `id` attached: create, start, forward signals, wait, delete. Returns the
     /// exit status runc's `run` would exit with (the init's status, or 128+n when killed by n).
     pub fn run(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+        self.run_with(id, opts, false)
+    }
+
+    /// [`run`](Runtime::run); with `keep` (runc's `run --keep`) the stopped container stays,
+    /// for `state` and `delete` later.
+    pub fn run_with(&self, id: &str, opts: &CreateOptions, keep: bool) -> Result<i32> {
         let forwarded = signal::block_forwarded()?;
         let pid = match self.create(id, opts) {
             Ok(pid) => pid,
@@ -733,7 +837,9 @@ impl Runtime {
             return Err(e);
         }
         let status = signal::forward_until_exit(pid, &forwarded);
-        let _ = self.delete(id, true);
+        if !keep {
+            let _ = self.delete(id, true);
+        }
         let _ = signal::restore(&forwarded);
         status
     }
@@ -782,6 +888,19 @@ impl Runtime {
         Ok(cgroups::manager(&rec.cgroup_paths).update(resources)?)
     }
 
+    /// New Intel RDT schema lines for a live container's own resctrl group (runc's `update
+    /// --l3-cache-schema/--mem-bw-schema`).
+    pub fn update_intel_rdt(&self, id: &str, lines: &[String]) -> Result<()> {
+        let _lock = self.store.lock(id)?;
+        let (rec, _) = self.live_record(id)?;
+        match &rec.intel_rdt {
+            Some(g) => g.update(lines),
+            None => Err(Error::Other(format!(
+                "container {id} has no linux.intelRdt: Intel RDT is not enabled for it"
+            ))),
+        }
+    }
+
     /// Resource usage of a live container, as `events --stats` reports it.
     pub fn stats(&self, id: &str) -> Result<cgroups::Stats> {
         let (rec, _) = self.live_record(id)?;
@@ -826,8 +945,9 @@ impl Runtime {
             Status::Stopped => Err(Error::InvalidState(
                 "cannot exec in a stopped container".into(),
             )),
-            // runc's words; its exec also refuses rather than wait for a thaw.
-            Status::Paused => Err(Error::InvalidState(
+            // runc's words; --ignore-paused lets the process join the frozen cgroup and run
+            // once thawed.
+            Status::Paused if !opts.ignore_paused => Err(Error::InvalidState(
                 "cannot exec in a paused container (use --ignore-paused to override)".into(),
             )),
             _ => exec::exec(&rec, opts),

@@ -86,6 +86,13 @@ impl Drop for Fd {
 /// in a network namespace it created (joined namespaces belong to someone else and are never
 /// touched) and hold CAP_NET_ADMIN over it.
 pub(crate) fn loopback_up() -> Result<(), Errno> {
+    let sock = Fd(route_socket()?);
+    let seq = 1;
+    transact(sock.0, &encode_link_up(seq, LOOPBACK_IFINDEX), seq)
+}
+
+/// A NETLINK_ROUTE socket (close-on-exec) in the caller's network namespace.
+pub(crate) fn route_socket() -> Result<libc::c_int, Errno> {
     // SAFETY: plain syscall with integer arguments.
     let raw = unsafe {
         libc::socket(
@@ -97,17 +104,21 @@ pub(crate) fn loopback_up() -> Result<(), Errno> {
     if raw < 0 {
         return Err(Errno::last());
     }
-    let sock = Fd(raw);
-    let seq = 1;
-    let req = encode_link_up(seq, LOOPBACK_IFINDEX);
+    Ok(raw)
+}
+
+/// Sends request `req` (numbered `seq`, asking for an ack) to the kernel over `sock` and
+/// waits for its answer: `Ok` for an ack, the errno of an error ack. Syscalls and a stack
+/// buffer only, so that the container child may call it too.
+pub(crate) fn transact(sock: libc::c_int, req: &[u8], seq: u32) -> Result<(), Errno> {
     // SAFETY: an all-zero sockaddr_nl is valid; we set the family (pid 0 is the kernel).
     let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
     loop {
-        // SAFETY: req is REQUEST_LEN valid bytes; kernel is a valid sockaddr_nl of that size.
+        // SAFETY: req is valid for its length; kernel is a valid sockaddr_nl of that size.
         let n = unsafe {
             libc::sendto(
-                sock.0,
+                sock,
                 req.as_ptr().cast(),
                 req.len(),
                 0,
@@ -126,7 +137,7 @@ pub(crate) fn loopback_up() -> Result<(), Errno> {
     let mut buf = [0u8; ACK_BUF];
     loop {
         // SAFETY: buf is ACK_BUF writable bytes.
-        let n = unsafe { libc::recv(sock.0, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let n = unsafe { libc::recv(sock, buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n < 0 {
             let e = Errno::last();
             if e == Errno::EINTR {

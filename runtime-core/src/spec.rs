@@ -45,8 +45,7 @@ impl Bundle {
                 Error::Spec(format!("read {}: {e}", path.display()))
             }
         })?;
-        let spec: Spec = serde_json::from_slice(&text)
-            .map_err(|e| Error::Spec(format!("parse {}: {e}", path.display())))?;
+        let spec = parse_spec(&text, &path)?;
         let root = spec
             .root()
             .as_ref()
@@ -145,15 +144,7 @@ pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
     {
         return Err(Error::Unsupported("process.apparmorProfile".into()));
     }
-    if p.scheduler().is_some() {
-        return Err(Error::Unsupported("process.scheduler".into()));
-    }
-    if p.io_priority().is_some() {
-        return Err(Error::Unsupported("process.ioPriority".into()));
-    }
-    if p.exec_cpu_affinity().is_some() {
-        return Err(Error::Unsupported("process.execCPUAffinity".into()));
-    }
+    crate::process::attrs::Attrs::check(p)?;
     selinux_label_usable(p.selinux_label().as_deref())?;
     Ok(())
 }
@@ -184,18 +175,8 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
             }
         }
     }
-    if linux.intel_rdt().is_some() {
-        return Err(Error::Unsupported("linux.intelRdt".into()));
-    }
-    if linux.personality().is_some() {
-        return Err(Error::Unsupported("linux.personality".into()));
-    }
-    if linux.memory_policy().is_some() {
-        return Err(Error::Unsupported("linux.memoryPolicy".into()));
-    }
-    if linux.net_devices().is_some() {
-        return Err(Error::Unsupported("linux.netDevices".into()));
-    }
+    validate_linux_13(linux)?;
+    crate::netdev::devices_of(linux)?;
     if let Some(p) = linux.rootfs_propagation() {
         crate::rootfs::propagation_flag(p)
             .ok_or_else(|| Error::Spec(format!("invalid rootfsPropagation {p:?}")))?;
@@ -205,6 +186,46 @@ fn validate_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
     }
     selinux_label_usable(linux.mount_label().as_deref())?;
     Ok(())
+}
+
+/// The `linux` fields of runtime-spec 1.2/1.3 that act on the container's processes.
+fn validate_linux_13(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    if linux.intel_rdt().is_some() {
+        crate::intel_rdt::resctrl_root()?;
+    }
+    crate::process::attrs::ContainerAttrs::new(
+        linux.memory_policy().as_ref(),
+        linux.personality().as_ref(),
+    )
+    .map(drop)
+}
+
+/// config.json's text as a spec, with the enumerated fields of runtime-spec 1.3 checked first
+/// (see `process::attrs::prepare_json`).
+fn parse_spec(text: &[u8], path: &Path) -> Result<Spec> {
+    let bad = |e: serde_json::Error| Error::Spec(format!("parse {}: {e}", path.display()));
+    let mut v: serde_json::Value = serde_json::from_slice(text).map_err(bad)?;
+    crate::process::attrs::prepare_json(&mut v, "/process", Some("/linux"))?;
+    serde_json::from_value(v).map_err(bad)
+}
+
+/// A process.json (`exec --process`) as a process, checked like config.json's.
+///
+/// ```
+/// let p = runtime_core::spec::parse_process(
+///     br#"{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+///          "scheduler":{"policy":"SCHED_BATCH","flags":["SCHED_FLAG_RESET_ON_FORK"]}}"#,
+/// )?;
+/// assert!(p.scheduler().is_some());
+/// assert!(runtime_core::spec::parse_process(br#"{"cwd":"/","args":["sh"],
+///     "user":{"uid":0,"gid":0},"ioPriority":{"class":"IOPRIO_CLASS_X","priority":0}}"#).is_err());
+/// # Ok::<(), runtime_core::Error>(())
+/// ```
+pub fn parse_process(text: &[u8]) -> Result<oci_spec::runtime::Process> {
+    let bad = |e: serde_json::Error| Error::Spec(format!("parse process: {e}"));
+    let mut v: serde_json::Value = serde_json::from_slice(text).map_err(bad)?;
+    crate::process::attrs::prepare_json(&mut v, "", None)?;
+    serde_json::from_value(v).map_err(bad)
 }
 
 /// A sysctl is only allowed when the container has its own copy of it: runc's rules. Anything

@@ -108,6 +108,23 @@ pub struct Record {
     /// The spec's seccomp profile, which applies to exec'd processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The spec's NUMA memory policy, which exec'd processes get too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+    /// The spec's execution domain, which exec'd processes get too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    /// The container's resctrl group (linux.intelRdt), for exec'd processes and delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::intel_rdt::Group>,
+    /// linux.netDevices moved into the container, as (host name, name in the container): moved
+    /// back on delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net_devices: Vec<(String, String)>,
+    /// The network namespace the spec joined (by path), where the devices are while no init
+    /// holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_ns_path: Option<PathBuf>,
 }
 
 /// What a `create` is about to make on the host, saved before it makes it: a `create` killed

@@ -8,7 +8,8 @@ use seccomp_common::{Data, Rng};
 
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, Spec};
 use runtime_core::seccomp::{
-    compile, Abi, Program, SeccompError, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT,
+    compile, compile_for, Abi, Host, Program, SeccompError, AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386,
+    AUDIT_ARCH_X86_64, X32_SYSCALL_BIT,
 };
 
 const ALLOW: u32 = 0x7fff_0000;
@@ -16,7 +17,6 @@ const KILL_THREAD: u32 = 0;
 const KILL_PROCESS: u32 = 0x8000_0000;
 const TRAP: u32 = 0x0003_0000;
 const LOG: u32 = 0x7ffc_0000;
-const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 
 fn errno(e: u32) -> u32 {
     0x0005_0000 | e
@@ -48,6 +48,10 @@ fn nr(abi: Abi, name: &str) -> u32 {
 type Conds = Vec<(usize, LinuxSeccompOperator, u64, u64)>;
 
 fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
+    reference_on(p, abis, d, Host::X86_64)
+}
+
+fn reference_on(p: &LinuxSeccomp, abis: &[Abi], d: &Data, host: Host) -> u32 {
     let act = |a: LinuxSeccompAction, e: Option<u32>| match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => KILL_THREAD,
         LinuxSeccompAction::ScmpActKillProcess => KILL_PROCESS,
@@ -59,6 +63,8 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
         LinuxSeccompAction::ScmpActNotify => unreachable!(),
     };
     let abi = match (d.arch, d.nr & X32_SYSCALL_BIT != 0) {
+        (AUDIT_ARCH_AARCH64, _) if host == Host::Aarch64 => Abi::Aarch64,
+        _ if host == Host::Aarch64 => return KILL_THREAD,
         (AUDIT_ARCH_X86_64, false) => Abi::X86_64,
         (AUDIT_ARCH_X86_64, true) => Abi::X32,
         (AUDIT_ARCH_I386, _) => Abi::I386,
@@ -105,6 +111,7 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
             matches!(
                 (a, abi),
                 (Arch::ScmpArchNative | Arch::ScmpArchX86_64, Abi::X86_64)
+                    | (Arch::ScmpArchNative | Arch::ScmpArchAarch64, Abi::Aarch64)
                     | (Arch::ScmpArchX32, Abi::X32)
                     | (Arch::ScmpArchX86, Abi::I386)
             )
@@ -123,7 +130,7 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
         if ret == default {
             continue;
         }
-        let wide = abi == Abi::X86_64;
+        let wide = matches!(abi, Abi::X86_64 | Abi::Aarch64);
         let args: Vec<_> = r
             .args()
             .clone()
@@ -172,7 +179,7 @@ fn reference(p: &LinuxSeccomp, abis: &[Abi], d: &Data) -> u32 {
         }
         conditional.extend(alts.into_iter().map(|c| (c, ret)));
     }
-    let wide = abi == Abi::X86_64;
+    let wide = matches!(abi, Abi::X86_64 | Abi::Aarch64);
     for (conds, ret) in conditional {
         let holds = conds.iter().all(|&(i, op, v, v2)| {
             let (x, v, v2) = if wide {
@@ -244,7 +251,11 @@ fn multiplexed(name: &str) -> Option<(u32, u64)> {
 /// Compares the compiled program with the reference on every syscall number around the
 /// tables of every ABI, with random arguments near the profile's constants.
 fn differential(p: &LinuxSeccomp, abis: &[Abi], seed: u64) {
-    let prog = compile(p).unwrap();
+    differential_on(p, abis, seed, Host::X86_64)
+}
+
+fn differential_on(p: &LinuxSeccomp, abis: &[Abi], seed: u64, host: Host) {
+    let prog = compile_for(p, host).unwrap();
     let mut near: Vec<u64> = vec![0, 0xffff_ffff, 1 << 32];
     for r in p.syscalls().clone().unwrap_or_default() {
         for a in r.args().clone().unwrap_or_default() {
@@ -273,7 +284,7 @@ fn differential(p: &LinuxSeccomp, abis: &[Abi], seed: u64) {
                     *a = rng.interesting(&near);
                 }
                 let got = run(&prog, &d);
-                let want = reference(p, abis, &d);
+                let want = reference_on(p, abis, &d, host);
                 assert_eq!(got, want, "{d:x?}: got {got:#x}, want {want:#x}");
                 checked += 1;
             }
@@ -585,25 +596,18 @@ fn refused_features_and_bad_input_are_clear_errors() {
     let err = |json: &str| compile(&profile(json)).unwrap_err().to_string();
     let e = err(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#);
     assert!(
-        e.contains("SCMP_ACT_NOTIFY") && e.contains("not supported yet"),
+        e.contains("SCMP_ACT_NOTIFY") && e.contains("defaultAction"),
         "{e}"
     );
     let e = err(
         r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
     );
-    assert!(
-        e.contains("syscalls[0]") && e.contains("not supported yet"),
-        "{e}"
-    );
-    let e = err(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock"}"#);
-    assert!(
-        e.contains("listenerPath") && e.contains("/run/agent.sock"),
-        "{e}"
-    );
+    assert!(e.contains("listenerPath"), "{e}");
     let e = err(
-        r#"{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/a.sock",
+            "syscalls":[{"names":["mkdir","read"],"action":"SCMP_ACT_NOTIFY"}]}"#,
     );
-    assert!(e.contains("WAIT_KILLABLE_RECV"), "{e}");
+    assert!(e.contains("syscalls[0]") && e.contains("read"), "{e}");
     let e = err(
         r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO",
             "args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
@@ -627,8 +631,37 @@ fn refused_features_and_bad_input_are_clear_errors() {
     assert!(e.contains("syscalls[0]") && e.contains("empty"), "{e}");
     assert!(matches!(
         compile(&profile(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#)),
-        Err(SeccompError::NotSupported { .. })
+        Err(SeccompError::Notify(_))
     ));
+}
+
+#[test]
+fn notify_rules_return_user_notif_and_ask_for_a_listener() {
+    const USER_NOTIF: u32 = 0x7fc0_0000;
+    const NEW_LISTENER: u32 = 1 << 3;
+    const WAIT_KILLABLE_RECV: u32 = 1 << 5;
+    let p = profile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+            "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOTIFY"},
+                        {"names":["umount2"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    let prog = compile(&p).unwrap();
+    assert!(prog.notifies());
+    assert_eq!(prog.flags(), NEW_LISTENER | WAIT_KILLABLE_RECV);
+    let x = Abi::X86_64;
+    let d = |name: &str| Data::new(x, nr(x, name));
+    assert_eq!(run(&prog, &d("mount")), USER_NOTIF);
+    assert_eq!(run(&prog, &d("umount2")), errno(1));
+    assert_eq!(run(&prog, &d("read")), ALLOW);
+    // Without a notify rule the flag has nothing to act on and no listener is made.
+    let p = profile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+            "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#,
+    );
+    let prog = compile(&p).unwrap();
+    assert!(!prog.notifies());
+    assert_eq!(prog.flags(), 0);
 }
 
 #[test]
@@ -638,4 +671,71 @@ fn flags_are_passed_through() {
             "SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_TSYNC"]}"#,
     );
     assert_eq!(compile(&p).unwrap().flags(), 0b111);
+}
+
+/// The Docker profile on an arm64 kernel: its own table and audit arch, the stub sized on the
+/// aarch64 numbers, x86 numbers meaning nothing (killed as a foreign architecture).
+#[test]
+fn docker_profile_on_aarch64() {
+    let mut p = spec_profile("docker-config.json");
+    p.set_architectures(Some(vec![Arch::ScmpArchAarch64, Arch::ScmpArchArm]));
+    let prog = compile_for(&p, Host::Aarch64).unwrap();
+    let a = Abi::Aarch64;
+    let d = |name: &str| Data::new(a, nr(a, name));
+    assert_eq!(nr(a, "openat"), 56);
+    assert_eq!(nr(a, "clone3"), 435);
+    assert_eq!(a.syscall_number("open"), None, "aarch64 has no open(2)");
+    assert_eq!(run(&prog, &d("openat")), ALLOW);
+    assert_eq!(run(&prog, &d("read")), ALLOW);
+    assert_eq!(run(&prog, &d("clone3")), errno(38));
+    // kexec_load is not in the allow list: the default (EPERM).
+    assert_eq!(run(&prog, &d("kexec_load")), errno(1));
+    // Above every number the profile names: ENOSYS.
+    assert_eq!(run(&prog, &Data::new(a, 1000)), errno(38));
+    let x86 = Data::new(Abi::X86_64, 0);
+    assert_eq!(run(&prog, &x86), KILL_THREAD);
+    differential_on(&p, &[Abi::Aarch64], 0x5eed_00a6, Host::Aarch64);
+}
+
+#[test]
+fn aarch64_table_is_sorted_and_has_the_generic_numbers() {
+    let t = Abi::Aarch64.syscalls();
+    assert!(
+        t.windows(2).all(|w| w[0].0 < w[1].0),
+        "sorted, no duplicates"
+    );
+    for (name, n) in [
+        ("io_setup", 0),
+        ("getcwd", 17),
+        ("fcntl", 25),
+        ("newfstatat", 79),
+        ("exit_group", 94),
+        ("rt_sigreturn", 139),
+        ("mmap", 222),
+        ("wait4", 260),
+        ("pidfd_open", 434),
+        ("open_tree_attr", 467),
+    ] {
+        assert_eq!(Abi::Aarch64.syscall_number(name), Some(n), "{name}");
+    }
+    assert_eq!(Abi::Aarch64.audit_arch(), AUDIT_ARCH_AARCH64);
+}
+
+#[test]
+fn arg_conditions_compare_64_bits_on_aarch64() {
+    let p = profile(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_AARCH64"],
+            "syscalls":[{"names":["personality"],"action":"SCMP_ACT_ERRNO","errnoRet":9,
+                         "args":[{"index":0,"value":4294967304,"op":"SCMP_CMP_EQ"}]}]}"#,
+    );
+    let prog = compile_for(&p, Host::Aarch64).unwrap();
+    let pers = nr(Abi::Aarch64, "personality");
+    let d = |v: u64| Data::new(Abi::Aarch64, pers).arg(0, v);
+    assert_eq!(run(&prog, &d(0x1_0000_0008)), errno(9));
+    assert_eq!(
+        run(&prog, &d(8)),
+        ALLOW,
+        "the high word counts on a 64-bit ABI"
+    );
+    differential_on(&p, &[Abi::Aarch64], 0xa64, Host::Aarch64);
 }

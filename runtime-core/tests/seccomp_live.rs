@@ -171,7 +171,7 @@ fn without_no_new_privs_or_cap_sys_admin_install_fails_with_eacces() {
                 ..
             }) => 0,
             Err(_) => 41,
-            Ok(()) => 42,
+            Ok(_) => 42,
         }
     });
     assert_eq!(end, End::Exit(0));

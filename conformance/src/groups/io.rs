@@ -350,7 +350,7 @@ fn several_in_order(c: &mut Ctx) -> TestResult {
 
 // console socket
 
-fn recv_fd(sock: &OwnedFd) -> Result<(OwnedFd, Vec<u8>), Verdict> {
+pub(crate) fn recv_fd(sock: &OwnedFd) -> Result<(OwnedFd, Vec<u8>), Verdict> {
     let mut buf = [0u8; 4096];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),

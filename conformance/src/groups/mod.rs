@@ -12,10 +12,14 @@
 
 use crate::harness::Test;
 
+pub mod attrs;
+pub mod flags;
 pub mod fs;
 pub mod io;
 pub mod kill;
 pub mod lifecycle;
+pub mod netdev;
+pub mod notify;
 pub mod ns;
 pub mod ops;
 pub mod process;
@@ -32,5 +36,9 @@ pub fn all() -> Vec<Test> {
     v.extend(ops::tests());
     v.extend(sec::tests());
     v.extend(io::tests());
+    v.extend(attrs::tests());
+    v.extend(flags::tests());
+    v.extend(notify::tests());
+    v.extend(netdev::tests());
     v
 }

@@ -10,6 +10,9 @@
 //! root), newfstatat and faccessat (the executable lookup), write and read (the sync socket and
 //! the exec fifo), clone, pipe2, poll, wait4 and execve (startContainer hooks), rt_sigaction,
 //! rt_sigprocmask and execve. close_range, openat2 and the mount API all come before it.
+//! A filter that notifies an agent (SCMP_ACT_NOTIFY) is always installed at the first point,
+//! while the runtime still listens on the sync socket to hand the listener over; `read` and
+//! `sendmsg`, which that hand-off uses, may not be notified (the compiler refuses it).
 
 use std::ffi::{CStr, CString};
 use std::fmt::Write as _;
@@ -19,6 +22,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use oci_spec::runtime::{PosixRlimitType, Process};
 
+use super::attrs::{Attrs, ContainerAttrs};
 use crate::capabilities::{self, CapPlan, UserPlan};
 use crate::child::{Buf, CResult, ChildError, OrFail};
 use crate::error::{Error, Result};
@@ -61,6 +65,11 @@ pub(crate) struct ProcessPlan {
     exe: Exe,
     /// The process's `console_size` as (rows, columns).
     pub(crate) console_size: Option<(u16, u16)>,
+    /// Scheduler, I/O priority, CPU affinity, memory policy, personality.
+    pub(crate) attrs: Attrs,
+    /// The child's end of the sync socket, over which a seccomp listener is handed to the
+    /// runtime (set once the socket exists).
+    pub(crate) sync_sock: Option<RawFd>,
 }
 
 fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
@@ -118,12 +127,17 @@ impl ProcessPlan {
         Ok(())
     }
 
-    /// Prepare `p`; `passwd` is the container's /etc/passwd when known (for HOME).
+    /// Prepare `p`; `passwd` is the container's /etc/passwd when known (for HOME); `exec` is
+    /// true for a process exec'd into a running container; `container` holds the settings of
+    /// the spec's `linux` that every process gets.
     pub(crate) fn new(
         p: &Process,
         seccomp: Option<Program>,
         passwd: Option<&str>,
+        exec: bool,
+        container: ContainerAttrs,
     ) -> Result<ProcessPlan> {
+        let attrs = Attrs::new(p, exec, container)?;
         let args = p.args().as_deref().unwrap_or(&[]);
         let name = args
             .first()
@@ -196,6 +210,8 @@ impl ProcessPlan {
                 .console_size()
                 .as_ref()
                 .map(|b| (b.height() as u16, b.width() as u16)),
+            attrs,
+            sync_sock: None,
         })
     }
 
@@ -223,6 +239,8 @@ impl ProcessPlan {
     /// Everything up to the executable lookup, in the container's root; returns the path to
     /// execve.
     pub(crate) fn prepare(&self) -> CResult<&CStr> {
+        // In the cgroup already, and before seccomp and the capability drop (see attrs).
+        self.attrs.apply()?;
         for r in &self.rlimits {
             // SAFETY: prlimit on ourselves with a valid rlimit.
             if unsafe { libc::prlimit(0, r.resource, &r.limit, std::ptr::null_mut()) } != 0 {
@@ -265,10 +283,13 @@ impl ProcessPlan {
         if entered {
             check_cwd(&self.cwd)?;
         }
-        if let (Some(prog), false) = (&self.seccomp, self.nnp()) {
-            // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN.
-            prog.install()
-                .map_err(|e| ChildError::msg(format_args!("{e}")))?;
+        if let Some(prog) = &self.seccomp {
+            // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN. A filter with a
+            // listener goes here too, while the runtime still listens on the sync socket (an
+            // init's runtime is gone once it is ready), as runc installs it before its "ready".
+            if !self.nnp() || prog.notifies() {
+                self.install_seccomp(prog)?;
+            }
         }
         capabilities::switch_user(&self.user, &self.caps)?;
         if !entered {
@@ -330,13 +351,49 @@ impl ProcessPlan {
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         }
-        if let (Some(prog), true) = (&self.seccomp, self.nnp()) {
+        if let Some(prog) = self
+            .seccomp
+            .as_ref()
+            .filter(|p| self.nnp() && !p.notifies())
+        {
             // With no_new_privs the filter goes last, so that setup syscalls are not filtered.
-            prog.install()
-                .map_err(|e| ChildError::msg(format_args!("{e}")))?;
+            self.install_seccomp(prog)?;
         }
         let e = sys::execve(exe, &self.argv, &self.envp);
         Err(ChildError::sys(e, format_args!("exec {exe:?}")))
+    }
+}
+
+impl ProcessPlan {
+    /// Install the filter; with a listener, send its number to the runtime (one sendmsg),
+    /// wait for its GO (one read: the agent has its copy then) and close ours, so that
+    /// nothing in the container can answer its own notifications.
+    fn install_seccomp(&self, prog: &Program) -> CResult<()> {
+        let listener = prog
+            .install()
+            .map_err(|e| ChildError::msg(format_args!("{e}")))?;
+        let Some(listener) = listener else {
+            return Ok(());
+        };
+        let sock = self.sync_sock.ok_or_else(|| {
+            ChildError::msg(format_args!(
+                "seccomp: no channel to hand the listener to the runtime"
+            ))
+        })?;
+        let mut digits = [0u8; 20];
+        let n = crate::child::itoa(listener.as_raw_fd() as u64, &mut digits);
+        sys::send_parts(sock, &[&[crate::child::msg::SECCOMP], n])
+            .or_fail(|b| write!(b, "hand the seccomp listener to the runtime"))?;
+        match crate::child::recv_kind(sock)? {
+            crate::child::msg::GO => {}
+            _ => {
+                return Err(ChildError::msg(format_args!(
+                    "the runtime went away while handing the seccomp listener to the agent"
+                )))
+            }
+        }
+        drop(listener);
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 //! reports "ready" or an error over the socket, and ends in execve or `_exit`. The parent never
 //! waits for it without a bound.
 
+pub(crate) mod attrs;
 pub(crate) mod finish;
 pub(crate) mod init;
 
@@ -48,6 +49,9 @@ pub(crate) struct Launch<'a> {
     pub console: Option<OwnedFd>,
     /// How long the init may take to report, hooks it runs itself not counted.
     pub timeout: Duration,
+    /// linux.netDevices, moved into the init's network namespace when it asks for its
+    /// runtime hooks.
+    pub net_devices: &'a [crate::netdev::Device],
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> i32 {
@@ -210,18 +214,30 @@ pub(crate) fn sync_pair() -> Result<(OwnedFd, OwnedFd)> {
 /// fifo: the runtime records the container first, then [`ReadyInit::release`]s it. If the
 /// runtime dies before that, the init sees its socket close and exits, instead of waiting on
 /// the fifo forever with nothing on disk that names it. Dropped unreleased, it is killed.
-pub(crate) struct ReadyInit(Child);
+pub(crate) struct ReadyInit {
+    // Dropped first: the devices leave the namespace before the init is killed.
+    net: NetGuard,
+    child: Child,
+}
 
 impl ReadyInit {
     /// The init's host pid.
     pub(crate) fn pid(&self) -> i32 {
-        self.0.pid
+        self.child.pid
     }
 
     /// Let the init go on to wait for `start`. On failure the init is killed (by drop).
     pub(crate) fn release(self) -> Result<()> {
-        self.0.send(msg::GO).map_err(|e| self.0.error_or(e))?;
-        self.0.disown();
+        let ReadyInit { mut net, child } = self;
+        if let Err(e) = child.send(msg::GO) {
+            let e = child.error_or(e);
+            drop(net);
+            drop(child);
+            return Err(e);
+        }
+        // The devices are the container's now; delete moves them back.
+        net.ns = None;
+        child.disown();
         Ok(())
     }
 }
@@ -272,7 +288,12 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     )?;
     rootfs.prepare_idmapped_mounts()?;
     let passwd = finish::passwd_for_create(spec, &l.bundle.dir, &l.bundle.rootfs);
-    let mut plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref())?;
+    let linux = spec.linux().as_ref();
+    let container = attrs::ContainerAttrs::new(
+        linux.and_then(|l| l.memory_policy().as_ref()),
+        linux.and_then(|l| l.personality().as_ref()),
+    )?;
+    let mut plan = ProcessPlan::new(process, l.seccomp, passwd.as_deref(), false, container)?;
     if container_maps
         .as_ref()
         .is_some_and(|m| m.setgroups_denied())
@@ -299,7 +320,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         #[allow(deprecated)]
         let prestart = h.prestart().as_ref().is_some_and(|v| !v.is_empty());
         prestart || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
-    });
+    }) || !l.net_devices.is_empty();
     // The init's own hooks run while we wait for it: their timeouts extend ours.
     let hook_time: i64 = hooks
         .and_then(|h| h.create_container().as_ref())
@@ -319,6 +340,15 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     let fifo_fd = above(fifo_fd, min_fd)?;
     let (parent_sock, child_sock) = sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
+    plan.sync_sock = Some(child_sock.as_raw_fd());
+    let agent = crate::seccomp::agent::Agent::of(
+        linux.and_then(|l| l.seccomp().as_ref()),
+        l.id,
+        &l.bundle.dir,
+        &annotations,
+        "creating",
+        0,
+    );
     let console = match l.console {
         Some(c) => Some(above(c, min_fd)?),
         None => None,
@@ -450,9 +480,34 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         v1,
         maps,
         oom,
+        agent: agent.as_ref(),
+        net_devices: l.net_devices,
+        net_ns: std::cell::RefCell::new(None),
     };
-    restored.and_then(|()| init_side(&setup, &mut child, on_hooks))?;
-    Ok(ReadyInit(child))
+    let result = restored.and_then(|()| init_side(&setup, &mut child, on_hooks));
+    // Our fd keeps the namespace (and the devices in it) alive even if the init died: until
+    // the init is released, dropping this moves them back.
+    let net = NetGuard {
+        ns: setup.net_ns.into_inner(),
+        devices: crate::netdev::names(l.net_devices),
+    };
+    result?;
+    Ok(ReadyInit { net, child })
+}
+
+/// linux.netDevices in an init's namespace that is not the container's yet: dropped, they
+/// go back to the runtime's namespace (before the init is killed).
+struct NetGuard {
+    ns: Option<OwnedFd>,
+    devices: Vec<(String, String)>,
+}
+
+impl Drop for NetGuard {
+    fn drop(&mut self) {
+        if let Some(ns) = self.ns.take() {
+            let _ = crate::netdev::restore(&ns, &self.devices);
+        }
+    }
 }
 
 /// A cgroup v2 of a container with its own user namespace belongs to the container's root, so
@@ -498,6 +553,11 @@ struct Setup<'a> {
     /// uid_map and gid_map of a new user namespace.
     maps: Option<crate::namespaces::MapPlan>,
     oom: Option<Vec<u8>>,
+    /// Where the listener of a seccomp filter with notifications goes.
+    agent: Option<&'a crate::seccomp::agent::Agent>,
+    net_devices: &'a [crate::netdev::Device],
+    /// The init's network namespace once the devices are in it.
+    net_ns: std::cell::RefCell<Option<OwnedFd>>,
 }
 
 fn init_side(s: &Setup, child: &mut Child, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<()> {
@@ -527,7 +587,19 @@ fn init_side(s: &Setup, child: &mut Child, on_hooks: &dyn Fn(i32) -> Result<()>)
                 return Ok(());
             }
             msg::HOOKS => {
+                if !s.net_devices.is_empty() && s.net_ns.borrow().is_none() {
+                    let ns = crate::netdev::move_in(child.pid, s.net_devices)
+                        .map_err(|e| child.error_or(e))?;
+                    *s.net_ns.borrow_mut() = Some(ns);
+                }
                 on_hooks(child.pid)?;
+                child.send(msg::GO).map_err(|e| child.error_or(e))?;
+            }
+            msg::SECCOMP => {
+                let agent = s.agent.ok_or_else(|| {
+                    Error::Other("the init made a seccomp listener nobody asked for".into())
+                })?;
+                agent.hand_over(child.pid, seccomp_fd(&child.last_text())?)?;
                 child.send(msg::GO).map_err(|e| child.error_or(e))?;
             }
             msg::USERNS => {
@@ -690,6 +762,13 @@ impl Drop for Child {
         }
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
     }
+}
+
+/// The listener's fd number in a SECCOMP message.
+pub(crate) fn seccomp_fd(text: &str) -> Result<i32> {
+    text.trim()
+        .parse()
+        .map_err(|_| Error::Other(format!("bad seccomp listener message {text:?}")))
 }
 
 /// One message: kind and text, or `None` at end of stream.

@@ -21,6 +21,10 @@
 //! actions: one `ret` per distinct action value
 //! ```
 //!
+//! On an arm64 kernel ([`Host::Aarch64`]) there is one section: the arch check for
+//! AUDIT_ARCH_AARCH64, then the search on the number (the generic table); anything else is a
+//! foreign ABI and is killed, 32-bit arm included.
+//!
 //! Numbers above the largest syscall the profile names (per listed ABI) return `ENOSYS` unless the
 //! default action lets syscalls through (allow, log, trace): a newer glibc then falls back
 //! from a syscall the profile does not know (clone3) to an older one, as under runc.
@@ -45,6 +49,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub(crate) mod agent;
 mod bpf;
 mod tables;
 
@@ -63,6 +68,8 @@ use bpf::{Asm, Cond, Label, Target};
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// Audit architecture of i386 system calls (int 0x80 on an x86_64 kernel).
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// Audit architecture of aarch64 system calls (EM_AARCH64, 64-bit, little endian).
+pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 /// The bit that marks an x32 system call number.
 pub const X32_SYSCALL_BIT: u32 = tables::X32_BIT;
 
@@ -83,7 +90,7 @@ const OFF_ARGS: u32 = 16;
 /// use oci_spec::runtime::LinuxSeccomp;
 /// let profile: LinuxSeccomp = serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#)?;
 /// let err = runtime_core::seccomp::compile(&profile).unwrap_err();
-/// assert!(err.to_string().contains("not supported yet"));
+/// assert!(err.to_string().contains("cannot be the defaultAction"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +130,7 @@ pub enum SeccompError {
         value: u32,
     },
     /// The host's architecture has no syscall table here yet.
-    #[error("seccomp: host architecture {host} is not supported yet (only x86_64)")]
+    #[error("seccomp: host architecture {host} is not supported yet (only x86_64 and aarch64)")]
     UnsupportedHost {
         /// The host architecture.
         host: &'static str,
@@ -136,6 +143,9 @@ pub enum SeccompError {
         /// Instructions needed.
         len: usize,
     },
+    /// SCMP_ACT_NOTIFY used where it cannot work.
+    #[error("seccomp: {0}")]
+    Notify(String),
     /// A bug in the generator.
     #[error("seccomp: internal error in the BPF generator: {0}")]
     Internal(&'static str),
@@ -176,6 +186,46 @@ pub enum Abi {
     X32,
     /// i386 through the compat entry points.
     I386,
+    /// aarch64 (arm64), the native ABI of an arm64 kernel (the generic syscall table).
+    Aarch64,
+}
+
+/// The kernel a filter is compiled for: its native ABI decides the program's layout.
+///
+/// ```
+/// use runtime_core::seccomp::Host;
+/// assert_eq!(Host::Aarch64.native(), runtime_core::seccomp::Abi::Aarch64);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// x86_64 kernels: x86_64, plus x32 and i386 when the profile lists them.
+    X86_64,
+    /// arm64 kernels: aarch64 (the 32-bit arm compat ABI is not filtered: killed as foreign).
+    Aarch64,
+}
+
+impl Host {
+    /// The host this build runs on, if baleia has its tables.
+    ///
+    /// ```
+    /// # #[cfg(target_arch = "x86_64")]
+    /// assert_eq!(runtime_core::seccomp::Host::this(), Some(runtime_core::seccomp::Host::X86_64));
+    /// ```
+    pub fn this() -> Option<Host> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Host::X86_64),
+            "aarch64" => Some(Host::Aarch64),
+            _ => None,
+        }
+    }
+
+    /// The native ABI of this kernel.
+    pub fn native(self) -> Abi {
+        match self {
+            Host::X86_64 => Abi::X86_64,
+            Host::Aarch64 => Abi::Aarch64,
+        }
+    }
 }
 
 impl Abi {
@@ -189,6 +239,7 @@ impl Abi {
         match self {
             Abi::X86_64 | Abi::X32 => AUDIT_ARCH_X86_64,
             Abi::I386 => AUDIT_ARCH_I386,
+            Abi::Aarch64 => AUDIT_ARCH_AARCH64,
         }
     }
 
@@ -218,12 +269,13 @@ impl Abi {
             Abi::X86_64 => tables::X86_64,
             Abi::X32 => tables::X32,
             Abi::I386 => tables::I386,
+            Abi::Aarch64 => tables::AARCH64,
         }
     }
 
     /// libseccomp compares only the low 32 bits of an argument on 32-bit ABIs (x32 included).
     fn wide_args(self) -> bool {
-        self == Abi::X86_64
+        matches!(self, Abi::X86_64 | Abi::Aarch64)
     }
 }
 
@@ -298,7 +350,7 @@ impl Program {
     /// program.install()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn install(&self) -> Result<(), SeccompError> {
+    pub fn install(&self) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
         let len = u16::try_from(self.filter.len())
             .map_err(|_| SeccompError::Internal("program longer than 65535 instructions"))?;
         let prog = libc::sock_fprog {
@@ -320,7 +372,28 @@ impl Program {
                 errno: Errno::last(),
             });
         }
-        Ok(())
+        if self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+            return Ok(None);
+        }
+        // SAFETY: with NEW_LISTENER, seccomp(2) returns a new fd that is ours alone.
+        Ok(Some(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r as i32)
+        }))
+    }
+
+    /// Whether the filter notifies an agent (SCMP_ACT_NOTIFY): [`install`](Program::install)
+    /// then returns the listener, which the runtime hands to the agent at `listenerPath`.
+    ///
+    /// ```
+    /// # use oci_spec::runtime::LinuxSeccomp;
+    /// let profile: LinuxSeccomp = serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ALLOW",
+    ///     "listenerPath":"/run/agent.sock",
+    ///     "syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOTIFY"}]}"#)?;
+    /// assert!(runtime_core::seccomp::compile(&profile)?.notifies());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn notifies(&self) -> bool {
+        self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
     }
 }
 
@@ -369,7 +442,11 @@ enum Outcome {
 /// - On i386, a rule on a socket or SysV IPC call also filters socketcall(2) / ipc(2) with
 ///   the call number in the first argument, like libseccomp.
 /// - `flags`: `SECCOMP_FILTER_FLAG_LOG`, `_SPEC_ALLOW`, `_TSYNC`.
-/// - `SCMP_ACT_NOTIFY`, `listenerPath` and `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` are refused.
+/// - `SCMP_ACT_NOTIFY` (`SECCOMP_RET_USER_NOTIF`): the filter is installed with
+///   `SECCOMP_FILTER_FLAG_NEW_LISTENER` (and `_WAIT_KILLABLE_RECV` when asked), and the runtime
+///   hands the listener to the agent at `listenerPath` with the container's state, as runc does.
+///   Refused as the default action, on `read` and `sendmsg` (the runtime's own hand-off), and
+///   without a `listenerPath`.
 ///
 /// ```
 /// use oci_spec::runtime::LinuxSeccomp;
@@ -382,26 +459,45 @@ enum Outcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
-    check_host()?;
-    if let Some(path) = profile.listener_path() {
-        return Err(SeccompError::NotSupported {
-            what: format!(
-                "linux.seccomp.listenerPath ({}): the seccomp notification agent",
-                path.display()
-            ),
-        });
-    }
-    let flags = filter_flags(profile.flags().as_deref().unwrap_or_default())?;
+    let host = Host::this().ok_or(SeccompError::UnsupportedHost {
+        host: std::env::consts::ARCH,
+    })?;
+    compile_for(profile, host)
+}
+
+/// [`compile`] for the kernel of `host`, whatever this build runs on (what the tests use to
+/// check the aarch64 programs on an x86_64 machine).
+///
+/// ```
+/// use oci_spec::runtime::LinuxSeccomp;
+/// use runtime_core::seccomp::{compile_for, Host};
+/// let profile: LinuxSeccomp = serde_json::from_str(
+///     r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_AARCH64"],
+///         "syscalls":[{"names":["openat","read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+/// )?;
+/// let program = compile_for(&profile, Host::Aarch64)?;
+/// assert_eq!(program.instructions()[1].k, runtime_core::seccomp::AUDIT_ARCH_AARCH64);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn compile_for(profile: &LinuxSeccomp, host: Host) -> Result<Program, SeccompError> {
+    let mut flags = filter_flags(profile.flags().as_deref().unwrap_or_default())?;
     let default_action = profile.default_action();
+    let listener = notify_rules(profile)?;
+    if listener {
+        flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    } else {
+        // The flag only changes how a listener's notifications wait: without one it means
+        // nothing (and the kernel would refuse it).
+        flags &= !SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    }
     let default = action_ret(
         default_action,
         profile.default_errno_ret(),
-        "defaultAction",
         "defaultErrnoRet",
     )?;
-    let listed = listed_abis(profile.architectures().as_deref().unwrap_or_default());
-    let mut abis = vec![Abi::X86_64];
-    abis.extend(listed.iter().filter(|a| **a != Abi::X86_64));
+    let listed = listed_abis(profile.architectures().as_deref().unwrap_or_default(), host);
+    let mut abis = vec![host.native()];
+    abis.extend(listed.iter().filter(|a| **a != host.native()));
     let rules = parse_rules(profile.syscalls().as_deref().unwrap_or_default())?;
     // runc's -ENOSYS stub, only when the default would not let an unknown syscall through.
     let enosys = !matches!(
@@ -417,6 +513,21 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
     };
     let has = |a: Abi| abis.contains(&a);
     let bad_arch = g.ret_label(RET_BAD_ARCH);
+    // runc sizes its stub on the architectures the profile lists, not on the native one it
+    // always filters: without `architectures` there is no stub at all.
+    let stub = |abi: Abi| enosys && listed.contains(&abi);
+    if host == Host::Aarch64 {
+        // One ABI: check the arch, then the binary search on the number.
+        let sec = g.asm.label();
+        g.asm.load(OFF_ARCH);
+        g.asm
+            .jump(Cond::Eq, AUDIT_ARCH_AARCH64, Target::To(sec), Target::Next);
+        g.asm.ja(bad_arch);
+        g.asm.place(sec);
+        g.asm.load(OFF_NR);
+        g.section(Abi::Aarch64, &rules, stub(Abi::Aarch64), false);
+        return finish(g, flags);
+    }
     let sec_x86_64 = g.asm.label();
     let sec_x32 = g.asm.label();
     let sec_i386 = g.asm.label();
@@ -450,9 +561,6 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
         Target::To(x32_target),
         Target::Next,
     );
-    // runc sizes its stub on the architectures the profile lists, not on the native one it
-    // always filters: without `architectures` there is no stub at all.
-    let stub = |abi: Abi| enosys && listed.contains(&abi);
     g.section(Abi::X86_64, &rules, stub(Abi::X86_64), !has(Abi::X32));
     if !has(Abi::X32) {
         g.asm.place(minus_one);
@@ -474,6 +582,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
         g.asm.load(OFF_NR);
         g.section(Abi::I386, &rules, stub(Abi::I386), false);
     }
+    finish(g, flags)
+}
+
+/// The argument chains and the return instructions after the sections.
+fn finish(mut g: Gen, flags: u32) -> Result<Program, SeccompError> {
     g.emit_chains();
     for (value, label) in std::mem::take(&mut g.rets) {
         g.asm.place(label);
@@ -485,16 +598,51 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
     })
 }
 
-#[cfg(target_arch = "x86_64")]
-fn check_host() -> Result<(), SeccompError> {
-    Ok(())
-}
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: seccomp(2) returns a notification fd.
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19).
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
+/// `SECCOMP_RET_USER_NOTIF`: the syscall waits for the agent's answer.
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 
-#[cfg(not(target_arch = "x86_64"))]
-fn check_host() -> Result<(), SeccompError> {
-    Err(SeccompError::UnsupportedHost {
-        host: std::env::consts::ARCH,
-    })
+/// The syscalls the runtime makes between installing a filter with a listener and the agent
+/// having the listener: sending the listener's number to the parent and reading its answer.
+/// Notifying them would wait for an agent that cannot have the listener yet.
+const HANDOFF_SYSCALLS: [&str; 2] = ["read", "sendmsg"];
+
+/// Whether the profile notifies (SCMP_ACT_NOTIFY), checked as runc checks it: not as the
+/// default action, not on the runtime's own hand-off calls, and only with a listenerPath.
+fn notify_rules(profile: &LinuxSeccomp) -> Result<bool, SeccompError> {
+    if profile.default_action() == Action::ScmpActNotify {
+        return Err(SeccompError::Notify(
+            "SCMP_ACT_NOTIFY cannot be the defaultAction (the agent would be asked about \
+             every syscall, the runtime's own included)"
+                .into(),
+        ));
+    }
+    let mut any = false;
+    for (i, s) in profile.syscalls().iter().flatten().enumerate() {
+        if s.action() != Action::ScmpActNotify {
+            continue;
+        }
+        any = true;
+        if let Some(n) = s
+            .names()
+            .iter()
+            .find(|n| HANDOFF_SYSCALLS.contains(&n.as_str()))
+        {
+            return Err(SeccompError::Notify(format!(
+                "syscalls[{i}]: SCMP_ACT_NOTIFY cannot be used for {n}: the runtime needs it \
+                 to hand the listener to the agent"
+            )));
+        }
+    }
+    if any && profile.listener_path().is_none() {
+        return Err(SeccompError::Notify(
+            "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the agent's socket)".into(),
+        ));
+    }
+    Ok(any)
 }
 
 fn filter_flags(flags: &[Flag]) -> Result<u32, SeccompError> {
@@ -507,11 +655,7 @@ fn filter_flags(flags: &[Flag]) -> Result<u32, SeccompError> {
             // costs nothing and keeps the promise if an embedder calls install() elsewhere.
             Flag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
             Flag::SeccompFilterFlagWaitKillableRecv => {
-                return Err(SeccompError::NotSupported {
-                    what: "linux.seccomp.flags SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV \
-                           (it needs seccomp user notification)"
-                        .into(),
-                })
+                SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u64
             }
         } as u32;
     }
@@ -519,15 +663,18 @@ fn filter_flags(flags: &[Flag]) -> Result<u32, SeccompError> {
 }
 
 /// The listed ABIs this host can run.
-fn listed_abis(archs: &[Arch]) -> Vec<Abi> {
+fn listed_abis(archs: &[Arch], host: Host) -> Vec<Abi> {
     let mut abis = vec![];
     for a in archs {
-        let abi = match a {
-            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
-            Arch::ScmpArchX86 => Abi::I386,
-            Arch::ScmpArchX32 => Abi::X32,
-            // An x86_64 kernel never reports another architecture in seccomp_data.arch, so a
-            // section for it would be dead code; libseccomp would add one, to the same effect.
+        let abi = match (host, a) {
+            (_, Arch::ScmpArchNative) => host.native(),
+            (Host::X86_64, Arch::ScmpArchX86_64) => Abi::X86_64,
+            (Host::X86_64, Arch::ScmpArchX86) => Abi::I386,
+            (Host::X86_64, Arch::ScmpArchX32) => Abi::X32,
+            (Host::Aarch64, Arch::ScmpArchAarch64) => Abi::Aarch64,
+            // A kernel never reports another host's architecture in seccomp_data.arch, so a
+            // section for it would be dead code; libseccomp would add one, to the same
+            // effect. (32-bit arm on an arm64 kernel has no table here: it is killed.)
             _ => continue,
         };
         if !abis.contains(&abi) {
@@ -537,12 +684,7 @@ fn listed_abis(archs: &[Arch]) -> Vec<Abi> {
     abis
 }
 
-fn action_ret(
-    action: Action,
-    errno: Option<u32>,
-    field: &str,
-    errno_field: &str,
-) -> Result<u32, SeccompError> {
+fn action_ret(action: Action, errno: Option<u32>, errno_field: &str) -> Result<u32, SeccompError> {
     let data = || -> Result<u32, SeccompError> {
         let e = errno.unwrap_or(libc::EPERM as u32);
         if e > 0xffff {
@@ -561,11 +703,7 @@ fn action_ret(
         Action::ScmpActTrace => libc::SECCOMP_RET_TRACE | data()?,
         Action::ScmpActLog => libc::SECCOMP_RET_LOG,
         Action::ScmpActAllow => libc::SECCOMP_RET_ALLOW,
-        Action::ScmpActNotify => {
-            return Err(SeccompError::NotSupported {
-                what: format!("linux.seccomp.{field} SCMP_ACT_NOTIFY (seccomp user notification)"),
-            })
-        }
+        Action::ScmpActNotify => RET_USER_NOTIF,
     })
 }
 
@@ -584,7 +722,6 @@ fn parse_rules(
         let ret = action_ret(
             s.action(),
             s.errno_ret(),
-            &format!("syscalls[{i}].action"),
             &format!("syscalls[{i}].errnoRet"),
         )?;
         let args: &[LinuxSeccompArg] = s.args().as_deref().unwrap_or_default();
