@@ -53,20 +53,10 @@ fn run_command(cli: &Cli) -> Result<u8> {
             "--systemd-cgroup (the systemd cgroup driver)".into(),
         ));
     }
-    let rootless = match cli.rootless.as_deref() {
-        None | Some("auto") => runtime_core::rootless_by_default(),
-        Some("true") => true,
-        Some("false") => false,
-        Some(other) => {
-            return Err(Error::Other(format!(
-                "invalid --rootless value {other:?}: want true, false or auto"
-            )))
-        }
-    };
     let rt = Runtime::new(state_root(cli));
     match cmd {
         Command::Create(a) => {
-            let opts = create_options(a, rootless)?;
+            let opts = create_options(a, rootless(cli)?)?;
             log::debug!("create {}: bundle {}", a.id, opts.bundle.display());
             let pid = rt.create(&a.id, &opts)?;
             log::debug!("create {}: created, init pid {pid}", a.id);
@@ -99,7 +89,7 @@ fn run_command(cli: &Cli) -> Result<u8> {
             detach,
             keep,
         } => {
-            let opts = create_options(create, rootless)?;
+            let opts = create_options(create, rootless(cli)?)?;
             if *detach && *keep {
                 return Err(Error::Other(
                     "run: --keep and --detach cannot be used together".into(),
@@ -201,6 +191,18 @@ fn state_root(cli: &Cli) -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) if user => PathBuf::from(dir).join("baleia"),
         _ => PathBuf::from("/run/baleia"),
+    }
+}
+
+/// `--rootless`: asked only by the commands that make a container (auto reads /proc).
+fn rootless(cli: &Cli) -> Result<bool> {
+    match cli.rootless.as_deref() {
+        None | Some("auto") => Ok(runtime_core::rootless_by_default()),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(Error::Other(format!(
+            "invalid --rootless value {other:?}: want true, false or auto"
+        ))),
     }
 }
 
