@@ -451,3 +451,30 @@ pub const DEFAULT_SPEC: &str = r#"{
 	}
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    /// oci-spec validates execCPUAffinity's CPU lists while parsing; our vendored copy does it
+    /// without the regex engine (vendor/oci-spec/PATCHED.md) and must accept and refuse the
+    /// same strings as the regex `^(\d+(-\d+)?)(,\d+(-\d+)?)*$` did, but for non-ASCII
+    /// digits (which the regex's Unicode `\d` took and no CPU number is).
+    #[test]
+    fn exec_cpu_affinity_lists_parse_as_upstream_did() {
+        let parse = |list: &str| {
+            serde_json::from_value::<oci_spec::runtime::Process>(serde_json::json!({
+                "cwd": "/", "user": {"uid": 0, "gid": 0},
+                "execCPUAffinity": {"initial": list, "final": list}
+            }))
+        };
+        for good in ["0", "7", "0-3", "0-3,7", "0,1,2,3", "0-1,2-5", "10-20,31"] {
+            assert!(parse(good).is_ok(), "{good:?} must parse");
+        }
+        for bad in [
+            "", ",", "0,", ",0", "0-", "-3", "0--3", "0-3-5", "0-3,,7", "4-6.,8", "a", "0 ", " 0",
+            "\u{661}",
+        ] {
+            let e = parse(bad).expect_err(bad).to_string();
+            assert!(e.contains("Invalid execCPUAffinity format"), "{bad:?}: {e}");
+        }
+    }
+}

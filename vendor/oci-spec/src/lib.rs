@@ -1,6 +1,9 @@
 #![deny(missing_docs, warnings)]
 #![doc = include_str!("../README.md")]
 #![allow(clippy::too_long_first_doc_paragraph)]
+// The file helpers below serve the image types; with only `runtime` they are unused, which
+// deny(warnings) refuses when the crate is built as a path dependency (lints not capped).
+#![cfg_attr(not(feature = "image"), allow(dead_code))]
 
 #[cfg(feature = "distribution")]
 pub mod distribution;

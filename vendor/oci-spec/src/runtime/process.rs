@@ -4,10 +4,8 @@ use crate::{
 };
 use derive_builder::Builder;
 use getset::{CopyGetters, Getters, MutGetters, Setters};
-use regex::Regex;
 use serde::{de, Deserialize, Deserializer, Serialize};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use strum_macros::{Display as StrumDisplay, EnumString};
 
 #[derive(
@@ -609,16 +607,17 @@ where
     Ok(value)
 }
 
-fn exec_cpu_affinity_regex() -> &'static Regex {
-    static EXEC_CPU_AFFINITY_REGEX: OnceLock<Regex> = OnceLock::new();
-    EXEC_CPU_AFFINITY_REGEX.get_or_init(|| {
-        Regex::new(r"^(\d+(-\d+)?)(,\d+(-\d+)?)*$")
-            .expect("Failed to create regex for execCPUAffinity")
-    })
-}
-
+/// Whether `s` is a CPU list: comma-separated numbers or `a-b` ranges (`0-3,7`). Hand-written
+/// rather than a regex so that the runtime types do not pull in the regex engine; accepts
+/// exactly what `^(\d+(-\d+)?)(,\d+(-\d+)?)*$` accepts for ASCII input (a non-ASCII digit,
+/// which no CPU number can be, is refused).
 fn validate_cpu_affinity(s: &str) -> Result<(), String> {
-    if !exec_cpu_affinity_regex().is_match(s) {
+    let number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    let valid = s.split(',').all(|item| match item.split_once('-') {
+        Some((first, last)) => number(first) && number(last),
+        None => number(item),
+    });
+    if !valid {
         return Err(format!("Invalid execCPUAffinity format: {s}"));
     }
 
