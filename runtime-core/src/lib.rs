@@ -15,7 +15,7 @@
 //! let pid = rt.create("demo", &CreateOptions::new("/tmp/bundle")).unwrap();
 //! rt.start("demo").unwrap();
 //! println!("init is host pid {pid}: {}", rt.state("demo").unwrap().status);
-//! rt.kill("demo", libc::SIGKILL, false).unwrap();
+//! rt.kill("demo", runtime_core::signal::Signal::KILL, false).unwrap();
 //! ```
 
 // A forked child's errors are fixed-size text buffers (see `child`): boxing them to make the
@@ -53,7 +53,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::Serialize;
 
 pub use child::in_container_child;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use exec::ExecOptions;
 pub use selfexe::{protect_binary, protection, Protection};
 pub use state::Status;
@@ -69,6 +69,7 @@ use crate::state::{derive_status, Intent, Record, Store};
 /// o.pid_file = Some("/run/demo.pid".into());
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateOptions {
     /// The bundle directory holding config.json.
     pub bundle: PathBuf,
@@ -102,6 +103,32 @@ impl CreateOptions {
     }
 }
 
+/// Options of [`Runtime::delete`].
+///
+/// ```no_run
+/// use runtime_core::{DeleteOptions, Runtime};
+/// Runtime::new("/run/baleia").delete("web", &DeleteOptions::new().force(true)).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DeleteOptions {
+    /// Kill a running or paused container first, and take an unknown id for deleted.
+    pub force: bool,
+}
+
+impl DeleteOptions {
+    /// runc's defaults: no `--force`.
+    pub fn new() -> DeleteOptions {
+        DeleteOptions::default()
+    }
+
+    /// These options with `force` set as given.
+    pub fn force(mut self, force: bool) -> DeleteOptions {
+        self.force = force;
+        self
+    }
+}
+
 /// A container's state as `baleia state` prints it (the OCI state plus runc's extras).
 ///
 /// ```no_run
@@ -109,6 +136,7 @@ impl CreateOptions {
 /// println!("{}", serde_json::to_string_pretty(&s).unwrap());
 /// ```
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ContainerState {
     /// The runtime-spec version of this state.
     #[serde(rename = "ociVersion")]
@@ -128,8 +156,12 @@ pub struct ContainerState {
     /// The spec's annotations.
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
-    /// The owner (empty in `state`, the user name in `list`, as runc prints them).
+    /// The owner's user name: the library leaves it empty (as `runc state` prints it); `list`
+    /// fills it in from [`owner_uid`](ContainerState::owner_uid).
     pub owner: String,
+    /// The uid that owns the container's state, runc's owner of a container.
+    #[serde(skip)]
+    pub owner_uid: Option<u32>,
 }
 
 /// A handle on a state root: every container operation goes through it.
@@ -485,11 +517,13 @@ impl Runtime {
                 created: String::new(),
                 annotations: HashMap::new(),
                 owner: String::new(),
+                owner_uid: None,
             }),
         }
     }
 
     fn describe(&self, rec: &Record) -> ContainerState {
+        use std::os::unix::fs::MetadataExt;
         let status = derive_status(&self.store, rec);
         ContainerState {
             oci_version: spec::OCI_VERSION.into(),
@@ -505,15 +539,17 @@ impl Runtime {
             created: rec.created.clone(),
             annotations: rec.annotations.clone(),
             owner: String::new(),
+            owner_uid: std::fs::metadata(self.store.dir(&rec.id))
+                .ok()
+                .map(|m| m.uid()),
         }
     }
 
-    /// Every container under the root, sorted by id (owner filled in, as `runc list` does).
+    /// Every container under the root, sorted by id.
     pub fn list(&self) -> Result<Vec<ContainerState>> {
         let mut out = Vec::new();
         for id in self.store.ids()? {
-            if let Ok(mut s) = self.state(&id) {
-                s.owner = owner_name(&self.store.dir(&id));
+            if let Ok(s) = self.state(&id) {
                 out.push(s);
             }
         }
@@ -525,7 +561,8 @@ impl Runtime {
     /// With `all`, a stopped container is no error: its init has exited, but its cgroup may
     /// still hold processes (the init's children, when the container shares a pid namespace
     /// as under Kubernetes), and those are signalled, as runc does. Signal 0 only checks.
-    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+    pub fn kill(&self, id: &str, signal: signal::Signal, all: bool) -> Result<()> {
+        let signal = signal.as_raw();
         let rec = self.record(id)?;
         let status = derive_status(&self.store, &rec);
         if status == Status::Stopped {
@@ -596,7 +633,11 @@ impl Runtime {
     /// Delete container `id`: a stopped one is removed; a created one is killed first; a running
     /// or paused one only with `force`. With `force`, an unknown id is not an error. What a
     /// `create` that died before recording its container made (its cgroup) is removed too.
-    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+    pub fn delete(&self, id: &str, opts: &DeleteOptions) -> Result<()> {
+        self.remove(id, opts.force)
+    }
+
+    fn remove(&self, id: &str, force: bool) -> Result<()> {
         state::validate_id(id)?;
         let lock = match self.store.lock(id) {
             Ok(l) => l,
@@ -693,12 +734,12 @@ impl Runtime {
             }
         };
         if let Err(e) = self.start(id) {
-            let _ = self.delete(id, true);
+            let _ = self.remove(id, true);
             let _ = signal::restore(&forwarded);
             return Err(e);
         }
         let status = signal::forward_until_exit(pid, &forwarded);
-        let _ = self.delete(id, true);
+        let _ = self.remove(id, true);
         let _ = signal::restore(&forwarded);
         status
     }
@@ -809,7 +850,7 @@ impl Runtime {
     pub fn run_detached(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
         let pid = self.create(id, opts)?;
         if let Err(e) = self.start(id) {
-            let _ = self.delete(id, true);
+            let _ = self.remove(id, true);
             return Err(e);
         }
         Ok(pid)
@@ -845,21 +886,4 @@ fn undo_intent(intent: &Intent) -> Result<()> {
         // Nothing to wait on for "the cgroup is empty" on v1: bounded polling.
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn owner_name(dir: &Path) -> String {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(dir) else {
-        return String::new();
-    };
-    let uid = meta.uid();
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
-            })
-        })
-        .unwrap_or_else(|| format!("#{uid}"))
 }

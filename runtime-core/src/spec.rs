@@ -50,7 +50,7 @@ impl Bundle {
         let root = spec
             .root()
             .as_ref()
-            .ok_or_else(|| Error::Spec("root must be specified in config.json".into()))?;
+            .ok_or_else(|| Error::invalid_field("root", "root must be specified in config.json"))?;
         let rootfs = absolute(&dir, root.path());
         let bundle = Bundle { dir, rootfs, spec };
         bundle.validate()?;
@@ -60,30 +60,32 @@ impl Bundle {
     fn validate(&self) -> Result<()> {
         let spec = &self.spec;
         if !spec.version().starts_with("1.") {
-            return Err(Error::Spec(format!(
-                "unsupported ociVersion {:?}: baleia implements 1.x",
-                spec.version()
-            )));
+            return Err(Error::invalid_field(
+                "ociVersion",
+                format!(
+                    "unsupported ociVersion {:?}: baleia implements 1.x",
+                    spec.version()
+                ),
+            ));
         }
         match std::fs::metadata(&self.rootfs) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
-                return Err(Error::Spec(format!(
-                    "rootfs ({}) is not a directory",
-                    self.rootfs.display()
-                )))
+                return Err(Error::invalid_field(
+                    "root.path",
+                    format!("rootfs ({}) is not a directory", self.rootfs.display()),
+                ))
             }
             Err(_) => {
-                return Err(Error::Spec(format!(
-                    "rootfs ({}) does not exist",
-                    self.rootfs.display()
-                )))
+                return Err(Error::invalid_field(
+                    "root.path",
+                    format!("rootfs ({}) does not exist", self.rootfs.display()),
+                ))
             }
         }
-        let process = spec
-            .process()
-            .as_ref()
-            .ok_or_else(|| Error::Spec("process must be specified in config.json".into()))?;
+        let process = spec.process().as_ref().ok_or_else(|| {
+            Error::invalid_field("process", "process must be specified in config.json")
+        })?;
         validate_process(process)?;
         if let Some(linux) = spec.linux() {
             validate_linux(linux)?;
@@ -101,7 +103,10 @@ const MAX_ID: u32 = i32::MAX as u32;
 /// Checks shared by `create` and `exec`.
 pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(Error::Spec("args must not be empty".into()));
+        return Err(Error::invalid_field(
+            "process.args",
+            "args must not be empty",
+        ));
     }
     let user = p.user();
     let ids = [
@@ -112,32 +117,34 @@ pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
     let groups = groups.map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g));
     for (field, id) in ids.into_iter().chain(groups) {
         if id > MAX_ID {
-            return Err(Error::Spec(format!(
-                "{field} {id} is out of range: uids and gids must be in range 0-{MAX_ID}"
-            )));
+            let message =
+                format!("{field} {id} is out of range: uids and gids must be in range 0-{MAX_ID}");
+            return Err(Error::invalid_field(field, message));
         }
     }
     for (i, e) in p.env().iter().flatten().enumerate() {
         // runc's checks and words; a NUL byte is refused when the environment is prepared.
         match e.split_once('=') {
             None => {
-                return Err(Error::Spec(format!(
-                    "process.env[{i}]: invalid environment variable: {e:?} (no '=')"
-                )))
+                return Err(Error::invalid_field(
+                    format!("process.env[{i}]"),
+                    format!("process.env[{i}]: invalid environment variable: {e:?} (no '=')"),
+                ))
             }
             Some(("", _)) => {
-                return Err(Error::Spec(format!(
-                    "process.env[{i}]: environment variable name can't be empty: {e:?}"
-                )))
+                return Err(Error::invalid_field(
+                    format!("process.env[{i}]"),
+                    format!("process.env[{i}]: environment variable name can't be empty: {e:?}"),
+                ))
             }
             Some(_) => {}
         }
     }
     if !p.cwd().is_absolute() {
-        return Err(Error::Spec(format!(
-            "cwd {:?} is not an absolute path",
-            p.cwd().display()
-        )));
+        return Err(Error::invalid_field(
+            "process.cwd",
+            format!("cwd {:?} is not an absolute path", p.cwd().display()),
+        ));
     }
     if p.apparmor_profile()
         .as_deref()
