@@ -136,6 +136,12 @@ pub enum ErrorKind {
 }
 
 /// Shorthand for results of runtime-core.
+///
+/// ```
+/// fn start(rt: &runtime_core::Runtime) -> runtime_core::Result<()> {
+///     rt.start("web")
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -228,6 +234,11 @@ impl Error {
     }
 
     /// An invalid `field` of the spec, with the sentence the user sees.
+    ///
+    /// ```
+    /// let e = runtime_core::Error::invalid_field("process.cwd", "cwd \"x\" is not an absolute path");
+    /// assert_eq!(e.kind(), runtime_core::ErrorKind::InvalidSpec);
+    /// ```
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidField {
             field: field.into(),

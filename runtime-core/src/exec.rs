@@ -53,6 +53,11 @@ pub struct ExecOptions {
 
 impl ExecOptions {
     /// Options to run `process`, attached, with every other flag at runc's default.
+    ///
+    /// ```
+    /// let o = runtime_core::ExecOptions::new(Default::default());
+    /// assert!(!o.detach);
+    /// ```
     pub fn new(process: Process) -> ExecOptions {
         ExecOptions {
             process,

@@ -11,6 +11,10 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use crate::error::{absolute, Error, Result};
 
 /// The runtime-spec version baleia implements (printed by `--version` and put in `state`).
+///
+/// ```
+/// assert!(runtime_core::spec::OCI_VERSION.starts_with("1."));
+/// ```
 pub const OCI_VERSION: &str = "1.2.0";
 
 /// A validated bundle: the parsed spec plus the absolute paths derived from it.
@@ -31,6 +35,12 @@ pub struct Bundle {
 
 impl Bundle {
     /// Read `<dir>/config.json`, resolve the rootfs and check everything baleia needs.
+    ///
+    /// ```no_run
+    /// let b = runtime_core::spec::Bundle::load(std::path::Path::new("/srv/bundles/web"))?;
+    /// println!("rootfs {}", b.rootfs.display());
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn load(dir: &Path) -> Result<Bundle> {
         let dir = std::fs::canonicalize(dir)
             .map_err(|e| Error::Spec(format!("bundle {}: {e}", dir.display())))?;

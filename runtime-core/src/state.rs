@@ -136,14 +136,6 @@ pub struct Store {
 #[derive(Debug)]
 pub struct Lock {
     _flock: Flock<OwnedFd>,
-    dir: PathBuf,
-}
-
-impl Lock {
-    /// The locked container's state directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 /// Check an id against runc's rules: `[A-Za-z0-9_+.-]+`, not "." or "..".
@@ -300,7 +292,7 @@ fn lock_dir(dir: PathBuf) -> Result<Lock> {
     let mut pause = Duration::from_millis(1);
     loop {
         match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
-            Ok(flock) => return Ok(Lock { _flock: flock, dir }),
+            Ok(flock) => return Ok(Lock { _flock: flock }),
             Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => fd = f,
             Err((_, e)) => return Err(Error::sys(format!("lock {}", dir.display()), e)),
         }
