@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use runtime_core::{CreateOptions, Error, Runtime};
+use runtime_core::{CreateOptions, DeleteOptions, Error, Runtime};
 
 use crate::{Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
 
@@ -80,7 +80,7 @@ fn run_command(cli: &Cli) -> Result<u8> {
         }
         Command::Delete { force, id } => {
             log::debug!("delete {id}{}", if *force { ", forced" } else { "" });
-            rt.delete(id, *force)?;
+            rt.delete(id, &DeleteOptions::new().force(*force))?;
             log::debug!("delete {id}: deleted");
             Ok(0)
         }
@@ -140,10 +140,9 @@ fn run_command(cli: &Cli) -> Result<u8> {
             interval,
             id,
         } => events(&rt, id, *stats, interval).map(|()| 0),
-        Command::Features => print_json_pretty(&runtime_core::features::features()).map(|()| 0),
-        Command::Checkpoint { .. } | Command::Restore { .. } => Err(Error::Other(
-            "checkpoint/restore are not supported: they need CRIU, which baleia does not \
-             drive yet (and criu does not run on every kernel: see `criu check`)"
+        Command::Features => features().map(|()| 0),
+        Command::Checkpoint { .. } | Command::Restore { .. } => Err(Error::Unsupported(
+            "checkpoint/restore (they need CRIU, which baleia does not drive; see `criu check`)"
                 .into(),
         )),
     }
@@ -173,7 +172,7 @@ fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions, keep: bool
     drop(console);
     let status = attached.and_then(|master| crate::tty::proxy(master, pid, &blocked));
     if !keep || status.is_err() {
-        let _ = rt.delete(id, true);
+        let _ = rt.delete(id, &DeleteOptions::new().force(true));
     }
     drop(blocked);
     status
@@ -207,18 +206,35 @@ fn rootless(cli: &Cli) -> Result<bool> {
 }
 
 fn create_options(a: &CreateArgs, rootless: bool) -> Result<CreateOptions> {
-    Ok(CreateOptions {
-        listen_fds: listen_fds(),
-        console_socket: a.console_socket.clone(),
-        bundle: a.bundle.clone(),
-        pid_file: a.pid_file.clone(),
-        no_pivot: a.no_pivot,
-        no_new_keyring: a.no_new_keyring,
-        preserve_fds: a.preserve_fds,
-        setup_timeout: None,
-        rootless,
-        pidfd_socket: a.pidfd_socket.clone(),
-    })
+    let mut o = CreateOptions::new(&a.bundle);
+    o.listen_fds = listen_fds();
+    o.console_socket = a.console_socket.clone();
+    o.pid_file = a.pid_file.clone();
+    o.no_pivot = a.no_pivot;
+    o.no_new_keyring = a.no_new_keyring;
+    o.preserve_fds = a.preserve_fds;
+    o.rootless = rootless;
+    o.pidfd_socket = a.pidfd_socket.clone();
+    Ok(o)
+}
+
+/// runc's `features` JSON: the spec's Features with the fields we do not know left out (runc
+/// omits them too), keys in sorted order.
+fn features() -> Result<()> {
+    fn drop_nulls(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|_, v| !v.is_null());
+                m.values_mut().for_each(drop_nulls);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(runtime_core::features::features())
+        .map_err(|e| Error::Other(format!("encode JSON: {e}")))?;
+    drop_nulls(&mut v);
+    print_json_pretty(&v)
 }
 
 fn print_version() {
@@ -233,8 +249,25 @@ fn print_json_pretty<T: serde::Serialize>(v: &T) -> Result<()> {
     writeln!(std::io::stdout(), "{text}").map_err(|e| Error::Other(format!("write stdout: {e}")))
 }
 
+/// The user name of `uid` for `list`'s owner column, `#uid` when /etc/passwd has none (as
+/// runc prints it).
+fn owner_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("#{uid}"))
+}
+
 fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<()> {
-    let all = rt.list()?;
+    let mut all = rt.list()?;
+    for c in &mut all {
+        c.owner = c.owner_uid.map(owner_name).unwrap_or_default();
+    }
     let mut out = std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(|e| Error::Other(format!("write stdout: {e}")));
     if quiet {
@@ -406,7 +439,7 @@ fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
             serde_json::from_str(&text)
                 .map_err(|e| Error::Other(format!("decode resources JSON: {e}")))?
         }
-        None => runtime_core::cgroups::UpdateFlags {
+        None => crate::update_flags::UpdateFlags {
             blkio_weight: a.blkio_weight.clone(),
             cpu_period: a.cpu_period.clone(),
             cpu_quota: a.cpu_quota.clone(),
@@ -525,16 +558,14 @@ fn exec(rt: &Runtime, a: &ExecArgs) -> Result<u8> {
         Some(path) => read_process_file(path)?,
         None => exec_process_from_args(rt, a)?,
     };
-    let mut opts = runtime_core::ExecOptions {
-        process,
-        detach: a.detach,
-        pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone(),
-        preserve_fds: a.preserve_fds,
-        ignore_paused: a.ignore_paused,
-        cgroup: a.cgroup.clone(),
-        pidfd_socket: a.pidfd_socket.clone(),
-    };
+    let mut opts = runtime_core::ExecOptions::new(process);
+    opts.detach = a.detach;
+    opts.pid_file = a.pid_file.clone();
+    opts.console_socket = a.console_socket.clone();
+    opts.preserve_fds = a.preserve_fds;
+    opts.ignore_paused = a.ignore_paused;
+    opts.cgroup = a.cgroup.clone();
+    opts.pidfd_socket = a.pidfd_socket.clone();
     let id = &a.id;
     log::debug!(
         "exec {id}: {:?}{}{}",

@@ -7,6 +7,7 @@
 mod commands;
 mod logging;
 mod tty;
+mod update_flags;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

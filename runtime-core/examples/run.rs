@@ -40,14 +40,14 @@ fn main() -> ExitCode {
     shown(&rt);
     if let Err(e) = rt.start(&id) {
         eprintln!("start {id}: {e}");
-        let _ = rt.delete(&id, true);
+        let _ = rt.delete(&id, &runtime_core::DeleteOptions::new().force(true));
         return ExitCode::from(1);
     }
     shown(&rt);
     // The init is our child (the library clones it from this process): wait for it.
     let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     shown(&rt);
-    if let Err(e) = rt.delete(&id, true) {
+    if let Err(e) = rt.delete(&id, &runtime_core::DeleteOptions::new().force(true)) {
         eprintln!("delete {id}: {e}");
     }
     match status {

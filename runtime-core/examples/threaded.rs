@@ -160,7 +160,7 @@ fn main() {
         let id = format!("threaded-{}-{i}", std::process::id());
         if let Err(e) = one_container(&rt, &id, &bundle) {
             eprintln!("threaded: container {i} ({id}): {e}");
-            let _ = rt.delete(&id, true);
+            let _ = rt.delete(&id, &runtime_core::DeleteOptions::new().force(true));
             std::process::exit(1);
         }
         done.fetch_add(1, Ordering::Relaxed);
@@ -182,21 +182,15 @@ fn one_container(rt: &Runtime, id: &str, bundle: &Path) -> runtime_core::Result<
     rt.start(id)?;
     let mut process = rt.spec_process(id)?;
     process.set_args(Some(vec!["true".into()]));
-    let code = rt.exec(
-        id,
-        &ExecOptions {
-            process,
-            ..Default::default()
-        },
-    )?;
+    let code = rt.exec(id, &ExecOptions::new(process))?;
     if code != 0 {
         return Err(runtime_core::Error::Other(format!(
             "exec true exited {code}"
         )));
     }
-    rt.kill(id, libc::SIGKILL, false)?;
+    rt.kill(id, runtime_core::signal::Signal::KILL, false)?;
     // The init is our child: reap it, then the container is stopped.
     // SAFETY: waitpid on our own child.
     unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-    rt.delete(id, false)
+    rt.delete(id, &runtime_core::DeleteOptions::new())
 }

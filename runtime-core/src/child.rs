@@ -83,6 +83,9 @@ pub(crate) const ERROR_LEN: usize = 4096;
 /// An error in a child, already phrased.
 pub(crate) struct ChildError {
     pub(crate) text: Buf<ERROR_LEN>,
+    /// The message kind that carries it to the parent: [`msg::ERROR`], or
+    /// [`msg::NOT_FOUND`] when the process's executable is missing.
+    pub(crate) kind: u8,
 }
 
 impl fmt::Debug for ChildError {
@@ -97,7 +100,23 @@ impl ChildError {
         let mut text = Buf::new();
         let _ = text.write_fmt(what);
         let _ = write!(text, ": {errno}");
-        ChildError { text }
+        ChildError::from_text(text)
+    }
+
+    /// An error of the generic kind with this text.
+    pub(crate) fn from_text(text: Buf<ERROR_LEN>) -> ChildError {
+        ChildError {
+            text,
+            kind: msg::ERROR,
+        }
+    }
+
+    /// The same error, telling the parent that the executable was not found.
+    pub(crate) fn executable_not_found(self) -> ChildError {
+        ChildError {
+            kind: msg::NOT_FOUND,
+            ..self
+        }
     }
 
     /// The same error with `what` in front ("what: error").
@@ -106,14 +125,17 @@ impl ChildError {
         let _ = text.write_fmt(what);
         let _ = write!(text, ": ");
         text.push_bytes(self.text.as_bytes());
-        ChildError { text }
+        ChildError {
+            text,
+            kind: self.kind,
+        }
     }
 
     /// A message with no errno.
     pub(crate) fn msg(what: fmt::Arguments) -> ChildError {
         let mut text = Buf::new();
         let _ = text.write_fmt(what);
-        ChildError { text }
+        ChildError::from_text(text)
     }
 }
 
@@ -132,7 +154,7 @@ impl<T> OrFail<T> for Result<T, Errno> {
             let mut text = Buf::new();
             let _ = what(&mut text);
             let _ = write!(text, ": {errno}");
-            ChildError { text }
+            ChildError::from_text(text)
         })
     }
 }
@@ -150,6 +172,9 @@ pub(crate) mod msg {
     /// The child installed a filter with a listener: its fd number follows in decimal; the
     /// runtime takes a copy (pidfd_getfd), hands it to the seccomp agent and answers GO.
     pub const SECCOMP: u8 = b'S';
+    /// The child failed because the process's executable is missing or not executable; the
+    /// payload is the error text.
+    pub const NOT_FOUND: u8 = b'N';
     /// The child made a user namespace: the runtime writes its id maps, then says GO.
     pub const USERNS: u8 = b'U';
     /// The middle process forked the init; the payload is its host pid in decimal.
@@ -159,12 +184,21 @@ pub(crate) mod msg {
 /// Report `e` to the runtime over `sock`; when nobody listens any more (after `start`), on
 /// the process's own stderr, the only place left where the user can see why it ended.
 pub(crate) fn report(sock: Option<RawFd>, e: &ChildError) {
-    let sent =
-        sock.is_some_and(|s| sys::send_parts(s, &[&[msg::ERROR], e.text.as_bytes()]).is_ok());
+    let sent = sock.is_some_and(|s| sys::send_parts(s, &[&[e.kind], e.text.as_bytes()]).is_ok());
     if !sent {
         let _ = sys::write_all(2, b"baleia: ");
         let _ = sys::write_all(2, e.text.as_bytes());
         let _ = sys::write_all(2, b"\n");
+    }
+}
+
+/// A message of kind `kind` from a child, read by the parent: the error when it reports a
+/// failure, else its text back.
+pub(crate) fn failure(kind: u8, text: String) -> Result<String, crate::Error> {
+    match kind {
+        msg::ERROR => Err(crate::Error::Init(text)),
+        msg::NOT_FOUND => Err(crate::Error::ExecutableNotFound(text)),
+        _ => Ok(text),
     }
 }
 

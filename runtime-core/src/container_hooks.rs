@@ -104,7 +104,7 @@ impl HookSet {
                 let mut text = Buf::new();
                 let _ = write!(text, "error running {} hook #{i}: ", self.kind);
                 text.push_bytes(e.text.as_bytes());
-                ChildError { text }
+                ChildError::from_text(text)
             })?;
         }
         Ok(())

@@ -35,9 +35,11 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 ///
 /// ```no_run
 /// # let process: oci_spec::runtime::Process = Default::default();
-/// let opts = runtime_core::ExecOptions { process, detach: true, ..Default::default() };
+/// let mut opts = runtime_core::ExecOptions::new(process);
+/// opts.detach = true;
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
     /// The process to run (process.json's content).
     pub process: Process,
@@ -113,6 +115,21 @@ fn exec_cgroups(base: &CgroupPaths, specs: &[String]) -> Result<CgroupPaths> {
         }
     }
     Ok(paths)
+}
+
+impl ExecOptions {
+    /// Options to run `process`, attached, with every other flag at runc's default.
+    ///
+    /// ```
+    /// let o = runtime_core::ExecOptions::new(Default::default());
+    /// assert!(!o.detach);
+    /// ```
+    pub fn new(process: Process) -> ExecOptions {
+        ExecOptions {
+            process,
+            ..Default::default()
+        }
+    }
 }
 
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
@@ -311,7 +328,9 @@ fn parent_side(
         let (kind, text) = helper.recv_raw("start the exec'd process")?;
         match kind {
             Some(msg::READY) => pid = text.parse::<i32>().ok(),
-            Some(msg::ERROR) => failure = Some(text),
+            Some(k @ (msg::ERROR | msg::NOT_FOUND)) => {
+                failure = crate::child::failure(k, text).err()
+            }
             Some(msg::SECCOMP) => listener = Some(process::seccomp_fd(&text)?),
             Some(_) => {}
             // Everyone closed the socket: the helper exited and the process exec'd (or died).
@@ -330,12 +349,12 @@ fn parent_side(
             }
         }
     }
-    if let Some(text) = failure {
+    if let Some(e) = failure {
         if let Some(pid) = pid {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
         }
-        return Err(Error::Init(text));
+        return Err(e);
     }
     let pid = pid.ok_or_else(|| {
         Error::Other(format!(

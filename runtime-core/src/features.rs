@@ -2,17 +2,22 @@
 //! engines can ask instead of guessing. Everything listed is implemented; nothing is listed
 //! that is refused.
 
-use serde_json::{json, Value};
+use oci_spec::runtime::{
+    Apparmor, Arch, Cgroup, Features, IDMap, IntelRdt, LinuxFeature, LinuxNamespaceType,
+    LinuxSeccompAction, MemoryPolicy, MountExtensions, NetDevices, Seccomp, Selinux,
+};
 
-/// The Features JSON of this build.
+/// The Features of this build (runtime-spec's `features.md`).
 ///
 /// ```
+/// use oci_spec::runtime::LinuxNamespaceType;
 /// let f = runtime_core::features::features();
-/// assert_eq!(f["ociVersionMax"], runtime_core::spec::OCI_VERSION);
-/// assert!(f["linux"]["namespaces"].as_array().unwrap().contains(&"pid".into()));
+/// assert_eq!(f.oci_version_max(), runtime_core::spec::OCI_VERSION);
+/// let linux = f.linux().as_ref().unwrap();
+/// assert!(linux.namespaces().as_ref().unwrap().contains(&LinuxNamespaceType::Pid));
 /// ```
-pub fn features() -> Value {
-    let mut mount_options: Vec<&str> = crate::rootfs::FLAG_OPTIONS
+pub fn features() -> Features {
+    let mut mount_options: Vec<String> = crate::rootfs::FLAG_OPTIONS
         .iter()
         .map(|(n, _, _)| *n)
         .chain(crate::rootfs::PROPAGATION_OPTIONS.iter().copied())
@@ -22,6 +27,7 @@ pub fn features() -> Value {
                 .map(|(n, _, _)| *n),
         )
         .chain(["defaults", "tmpcopyup", "idmap", "ridmap"])
+        .map(String::from)
         .collect();
     mount_options.sort_unstable();
     let caps: Vec<String> = caps::all()
@@ -30,41 +36,134 @@ pub fn features() -> Value {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    json!({
-        "ociVersionMin": "1.0.0",
-        "ociVersionMax": crate::spec::OCI_VERSION,
-        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": mount_options,
-        "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
-            "capabilities": caps,
-            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true },
-            "seccomp": {
-                "enabled": true,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
-                            "SCMP_ACT_TRAP"],
-                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                              "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-                "archs": ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
-                "knownFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                               "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-                "supportedFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                                   "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
-            },
-            "memoryPolicy": {
-                "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL",
-                          "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
-                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
-            },
-            "apparmor": { "enabled": false },
-            "selinux": { "enabled": false },
-            "intelRdt": { "enabled": true, "schemata": true, "monitoring": true },
-            "netDevices": { "enabled": true },
-            "mountExtensions": { "idmap": { "enabled": true } }
-        },
-        "annotations": {
-            "org.opencontainers.runtime-spec.features.baleia.version": env!("CARGO_PKG_VERSION")
-        }
-    })
+    let strings = |s: &[&str]| Some(s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+
+    let mut cgroup = Cgroup::default();
+    cgroup
+        .set_v1(Some(true))
+        .set_v2(Some(true))
+        .set_systemd(Some(false))
+        .set_systemd_user(Some(false))
+        .set_rdma(Some(true));
+    let mut seccomp = Seccomp::default();
+    {
+        use LinuxSeccompAction as A;
+        seccomp
+            .set_enabled(Some(true))
+            .set_actions(Some(vec![
+                A::ScmpActAllow,
+                A::ScmpActErrno,
+                A::ScmpActKill,
+                A::ScmpActKillProcess,
+                A::ScmpActKillThread,
+                A::ScmpActLog,
+                A::ScmpActNotify,
+                A::ScmpActTrace,
+                A::ScmpActTrap,
+            ]))
+            .set_operators(strings(&[
+                "SCMP_CMP_EQ",
+                "SCMP_CMP_GE",
+                "SCMP_CMP_GT",
+                "SCMP_CMP_LE",
+                "SCMP_CMP_LT",
+                "SCMP_CMP_MASKED_EQ",
+                "SCMP_CMP_NE",
+            ]))
+            .set_archs(Some(vec![
+                Arch::ScmpArchX32,
+                Arch::ScmpArchX86,
+                Arch::ScmpArchX86_64,
+            ]))
+            .set_known_flags(strings(&[
+                "SECCOMP_FILTER_FLAG_LOG",
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                "SECCOMP_FILTER_FLAG_TSYNC",
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+            ]))
+            .set_supported_flags(strings(&[
+                "SECCOMP_FILTER_FLAG_LOG",
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                "SECCOMP_FILTER_FLAG_TSYNC",
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+            ]));
+    }
+    let mut apparmor = Apparmor::default();
+    apparmor.set_enabled(Some(false));
+    let mut selinux = Selinux::default();
+    selinux.set_enabled(Some(false));
+    let mut intel_rdt = IntelRdt::default();
+    intel_rdt
+        .set_enabled(Some(true))
+        .set_schemata(Some(true))
+        .set_monitoring(Some(true));
+    let mut memory_policy = MemoryPolicy::default();
+    memory_policy
+        .set_modes(strings(&[
+            "MPOL_BIND",
+            "MPOL_DEFAULT",
+            "MPOL_INTERLEAVE",
+            "MPOL_LOCAL",
+            "MPOL_PREFERRED",
+            "MPOL_PREFERRED_MANY",
+            "MPOL_WEIGHTED_INTERLEAVE",
+        ]))
+        .set_flags(strings(&[
+            "MPOL_F_NUMA_BALANCING",
+            "MPOL_F_RELATIVE_NODES",
+            "MPOL_F_STATIC_NODES",
+        ]));
+    let mut net_devices = NetDevices::default();
+    net_devices.set_enabled(Some(true));
+    let mut idmap = IDMap::default();
+    idmap.set_enabled(Some(true));
+    let mut mount_extensions = MountExtensions::default();
+    mount_extensions.set_idmap(Some(idmap));
+
+    let mut linux = LinuxFeature::default();
+    {
+        use LinuxNamespaceType as N;
+        linux.set_namespaces(Some(vec![
+            N::Cgroup,
+            N::Ipc,
+            N::Mount,
+            N::Network,
+            N::Pid,
+            N::Time,
+            N::User,
+            N::Uts,
+        ]));
+    }
+    linux
+        .set_capabilities(Some(caps))
+        .set_cgroup(Some(cgroup))
+        .set_seccomp(Some(seccomp))
+        .set_apparmor(Some(apparmor))
+        .set_selinux(Some(selinux))
+        .set_intel_rdt(Some(intel_rdt))
+        .set_memory_policy(Some(memory_policy))
+        .set_net_devices(Some(net_devices))
+        .set_mount_extensions(Some(mount_extensions));
+
+    let mut f = Features::default();
+    f.set_oci_version_min("1.0.0".into())
+        .set_oci_version_max(crate::spec::OCI_VERSION.into())
+        .set_hooks(strings(&[
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop",
+        ]))
+        .set_mount_options(Some(mount_options))
+        .set_linux(Some(linux))
+        .set_annotations(Some(
+            [(
+                "org.opencontainers.runtime-spec.features.baleia.version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            )]
+            .into(),
+        ));
+    f
 }

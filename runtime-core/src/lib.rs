@@ -1,23 +1,4 @@
-//! runtime-core: an OCI container runtime as a library.
-//!
-//! A [`Runtime`] is a handle on a state root (runc's `--root`); it creates containers from OCI
-//! bundles, starts, signals and deletes them, and reports their state. The `baleia` binary is a
-//! thin command-line layer over it with runc's flags.
-//!
-//! A program that makes containers must call [`protect_binary`] first thing in `main` (see why
-//! there): [`Runtime::create`] and [`Runtime::exec`] refuse to run before it.
-//!
-//! ```no_run
-//! use runtime_core::{CreateOptions, Runtime};
-//!
-//! runtime_core::protect_binary().unwrap();
-//! let rt = Runtime::new("/run/baleia");
-//! let pid = rt.create("demo", &CreateOptions::new("/tmp/bundle")).unwrap();
-//! rt.start("demo").unwrap();
-//! println!("init is host pid {pid}: {}", rt.state("demo").unwrap().status);
-//! rt.kill("demo", libc::SIGKILL, false).unwrap();
-//! ```
-
+#![doc = include_str!("../README.md")]
 // A forked child's errors are fixed-size text buffers (see `child`): boxing them to make the
 // Err variant small would allocate, which a child of a multi-threaded program must never do.
 #![allow(clippy::result_large_err)]
@@ -28,7 +9,7 @@ pub mod intel_rdt;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;
-pub mod state;
+pub(crate) mod state;
 pub mod time;
 
 mod capabilities;
@@ -55,7 +36,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::Serialize;
 
 pub use child::in_container_child;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use exec::ExecOptions;
 pub use selfexe::{protect_binary, protection, Protection};
 pub use state::Status;
@@ -71,6 +52,7 @@ use crate::state::{derive_status, Intent, Record, Store};
 /// o.pid_file = Some("/run/demo.pid".into());
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateOptions {
     /// The bundle directory holding config.json.
     pub bundle: PathBuf,
@@ -115,11 +97,50 @@ pub fn rootless_by_default() -> bool {
 
 impl CreateOptions {
     /// Options with every flag at runc's default.
+    ///
+    /// ```no_run
+    /// let o = runtime_core::CreateOptions::new("/srv/bundles/web");
+    /// assert!(o.pid_file.is_none() && !o.no_pivot);
+    /// ```
     pub fn new(bundle: impl Into<PathBuf>) -> CreateOptions {
         CreateOptions {
             bundle: bundle.into(),
             ..Default::default()
         }
+    }
+}
+
+/// Options of [`Runtime::delete`].
+///
+/// ```no_run
+/// use runtime_core::{DeleteOptions, Runtime};
+/// Runtime::new("/run/baleia").delete("web", &DeleteOptions::new().force(true)).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DeleteOptions {
+    /// Kill a running or paused container first, and take an unknown id for deleted.
+    pub force: bool,
+}
+
+impl DeleteOptions {
+    /// runc's defaults: no `--force`.
+    ///
+    /// ```no_run
+    /// assert!(!runtime_core::DeleteOptions::new().force);
+    /// ```
+    pub fn new() -> DeleteOptions {
+        DeleteOptions::default()
+    }
+
+    /// These options with `force` set as given.
+    ///
+    /// ```no_run
+    /// assert!(runtime_core::DeleteOptions::new().force(true).force);
+    /// ```
+    pub fn force(mut self, force: bool) -> DeleteOptions {
+        self.force = force;
+        self
     }
 }
 
@@ -130,6 +151,7 @@ impl CreateOptions {
 /// println!("{}", serde_json::to_string_pretty(&s).unwrap());
 /// ```
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ContainerState {
     /// The runtime-spec version of this state.
     #[serde(rename = "ociVersion")]
@@ -149,8 +171,12 @@ pub struct ContainerState {
     /// The spec's annotations.
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
-    /// The owner (empty in `state`, the user name in `list`, as runc prints them).
+    /// The owner's user name: the library leaves it empty (as `runc state` prints it); `list`
+    /// fills it in from [`owner_uid`](ContainerState::owner_uid).
     pub owner: String,
+    /// The uid that owns the container's state, runc's owner of a container.
+    #[serde(skip)]
+    pub owner_uid: Option<u32>,
 }
 
 /// A handle on a state root: every container operation goes through it.
@@ -259,6 +285,10 @@ fn with_default_device_rules(
 
 impl Runtime {
     /// A runtime whose containers live under `root` (created on first use).
+    ///
+    /// ```no_run
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// ```
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
         Runtime {
             store: Store::new(root),
@@ -266,6 +296,11 @@ impl Runtime {
     }
 
     /// The state root.
+    ///
+    /// ```no_run
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// assert_eq!(rt.root(), std::path::Path::new("/run/baleia"));
+    /// ```
     pub fn root(&self) -> &Path {
         self.store.root()
     }
@@ -278,6 +313,14 @@ impl Runtime {
     ///
     /// [`start`]: Runtime::start
     /// [`delete`]: Runtime::delete
+    ///
+    /// ```no_run
+    /// runtime_core::protect_binary()?;
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// let pid = rt.create("web", &runtime_core::CreateOptions::new("/srv/bundles/web"))?;
+    /// println!("the init of web is host pid {pid}");
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
         selfexe::require_protection()?;
         state::validate_id(id)?;
@@ -527,6 +570,11 @@ impl Runtime {
     }
 
     /// Let a created container's init run the user's process, then run the poststart hooks.
+    ///
+    /// ```no_run
+    /// runtime_core::Runtime::new("/run/baleia").start("web")?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn start(&self, id: &str) -> Result<()> {
         let _lock = self.store.lock(id)?;
         let rec = self.record(id)?;
@@ -578,6 +626,12 @@ impl Runtime {
     }
 
     /// The state of container `id`.
+    ///
+    /// ```no_run
+    /// let s = runtime_core::Runtime::new("/run/baleia").state("web")?;
+    /// println!("{} is {} (pid {})", s.id, s.status, s.pid);
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn state(&self, id: &str) -> Result<ContainerState> {
         state::validate_id(id)?;
         match self.store.load(id)? {
@@ -592,11 +646,13 @@ impl Runtime {
                 created: String::new(),
                 annotations: HashMap::new(),
                 owner: String::new(),
+                owner_uid: None,
             }),
         }
     }
 
     fn describe(&self, rec: &Record) -> ContainerState {
+        use std::os::unix::fs::MetadataExt;
         let status = derive_status(&self.store, rec);
         ContainerState {
             oci_version: spec::OCI_VERSION.into(),
@@ -612,15 +668,24 @@ impl Runtime {
             created: rec.created.clone(),
             annotations: rec.annotations.clone(),
             owner: String::new(),
+            owner_uid: std::fs::metadata(self.store.dir(&rec.id))
+                .ok()
+                .map(|m| m.uid()),
         }
     }
 
-    /// Every container under the root, sorted by id (owner filled in, as `runc list` does).
+    /// Every container under the root, sorted by id.
+    ///
+    /// ```no_run
+    /// for c in runtime_core::Runtime::new("/run/baleia").list()? {
+    ///     println!("{} {}", c.id, c.status);
+    /// }
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn list(&self) -> Result<Vec<ContainerState>> {
         let mut out = Vec::new();
         for id in self.store.ids()? {
-            if let Ok(mut s) = self.state(&id) {
-                s.owner = owner_name(&self.store.dir(&id));
+            if let Ok(s) = self.state(&id) {
                 out.push(s);
             }
         }
@@ -632,7 +697,14 @@ impl Runtime {
     /// With `all`, a stopped container is no error: its init has exited, but its cgroup may
     /// still hold processes (the init's children, when the container shares a pid namespace
     /// as under Kubernetes), and those are signalled, as runc does. Signal 0 only checks.
-    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+    ///
+    /// ```no_run
+    /// use runtime_core::signal::Signal;
+    /// runtime_core::Runtime::new("/run/baleia").kill("web", Signal::TERM, false)?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
+    pub fn kill(&self, id: &str, signal: signal::Signal, all: bool) -> Result<()> {
+        let signal = signal.as_raw();
         let rec = self.record(id)?;
         let status = derive_status(&self.store, &rec);
         if status == Status::Stopped {
@@ -703,7 +775,17 @@ impl Runtime {
     /// Delete container `id`: a stopped one is removed; a created one is killed first; a running
     /// or paused one only with `force`. With `force`, an unknown id is not an error. What a
     /// `create` that died before recording its container made (its cgroup) is removed too.
-    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+    ///
+    /// ```no_run
+    /// use runtime_core::DeleteOptions;
+    /// runtime_core::Runtime::new("/run/baleia").delete("web", &DeleteOptions::new().force(true))?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
+    pub fn delete(&self, id: &str, opts: &DeleteOptions) -> Result<()> {
+        self.remove(id, opts.force)
+    }
+
+    fn remove(&self, id: &str, force: bool) -> Result<()> {
         state::validate_id(id)?;
         let lock = match self.store.lock(id) {
             Ok(l) => l,
@@ -816,6 +898,14 @@ impl Runtime {
 
     /// Run container `id` attached: create, start, forward signals, wait, delete. Returns the
     /// exit status runc's `run` would exit with (the init's status, or 128+n when killed by n).
+    ///
+    /// ```no_run
+    /// runtime_core::protect_binary()?;
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// let status = rt.run("job", &runtime_core::CreateOptions::new("/srv/bundles/job"))?;
+    /// std::process::exit(status);
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn run(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
         self.run_with(id, opts, false)
     }
@@ -832,13 +922,13 @@ impl Runtime {
             }
         };
         if let Err(e) = self.start(id) {
-            let _ = self.delete(id, true);
+            let _ = self.remove(id, true);
             let _ = signal::restore(&forwarded);
             return Err(e);
         }
         let status = signal::forward_until_exit(pid, &forwarded);
         if !keep {
-            let _ = self.delete(id, true);
+            let _ = self.remove(id, true);
         }
         let _ = signal::restore(&forwarded);
         status
@@ -854,6 +944,11 @@ impl Runtime {
     }
 
     /// Freeze every process of a running container.
+    ///
+    /// ```no_run
+    /// runtime_core::Runtime::new("/run/baleia").pause("web")?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn pause(&self, id: &str) -> Result<()> {
         let _lock = self.store.lock(id)?;
         let (rec, status) = self.live_record(id)?;
@@ -865,6 +960,11 @@ impl Runtime {
     }
 
     /// Thaw a paused container.
+    ///
+    /// ```no_run
+    /// runtime_core::Runtime::new("/run/baleia").resume("web")?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn resume(&self, id: &str) -> Result<()> {
         let _lock = self.store.lock(id)?;
         let (rec, status) = self.live_record(id)?;
@@ -875,12 +975,24 @@ impl Runtime {
     }
 
     /// Host pids of every process in the container's cgroup.
+    ///
+    /// ```no_run
+    /// println!("{:?}", runtime_core::Runtime::new("/run/baleia").pids("web")?);
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
         let rec = self.record(id)?;
         Ok(cgroups::manager(&rec.cgroup_paths).pids()?)
     }
 
     /// Change the resource limits of a live container; fields left out stay as they are.
+    ///
+    /// ```no_run
+    /// let r: oci_spec::runtime::LinuxResources =
+    ///     serde_json::from_str(r#"{"pids": {"limit": 100}}"#).unwrap();
+    /// runtime_core::Runtime::new("/run/baleia").update("web", &r)?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
         let _lock = self.store.lock(id)?;
         let (rec, _) = self.live_record(id)?;
@@ -902,6 +1014,12 @@ impl Runtime {
     }
 
     /// Resource usage of a live container, as `events --stats` reports it.
+    ///
+    /// ```no_run
+    /// let s = runtime_core::Runtime::new("/run/baleia").stats("web")?;
+    /// println!("{}", serde_json::to_string(&s).unwrap());
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn stats(&self, id: &str) -> Result<cgroups::Stats> {
         let (rec, _) = self.live_record(id)?;
         let mut stats = cgroups::manager(&rec.cgroup_paths).stats()?;
@@ -938,6 +1056,15 @@ impl Runtime {
     /// attached, forwards signals to it and returns its exit status.
     ///
     /// Refused until the program has called [`protect_binary`].
+    ///
+    /// ```no_run
+    /// runtime_core::protect_binary()?;
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// let mut p = rt.spec_process("web")?;
+    /// p.set_args(Some(vec!["true".into()]));
+    /// let status = rt.exec("web", &runtime_core::ExecOptions::new(p))?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32> {
         selfexe::require_protection()?;
         let rec = self.record(id)?;
@@ -956,15 +1083,28 @@ impl Runtime {
 
     /// The process section of the container's spec, the base `exec` with a command line
     /// builds on (env, cwd, user, capabilities...).
+    ///
+    /// ```no_run
+    /// let p = runtime_core::Runtime::new("/run/baleia").spec_process("web")?;
+    /// println!("{:?}", p.args());
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn spec_process(&self, id: &str) -> Result<oci_spec::runtime::Process> {
         Ok(self.record(id)?.process.unwrap_or_default())
     }
 
     /// Create and start container `id` and return at once (`run --detach`).
+    ///
+    /// ```no_run
+    /// runtime_core::protect_binary()?;
+    /// let rt = runtime_core::Runtime::new("/run/baleia");
+    /// let pid = rt.run_detached("web", &runtime_core::CreateOptions::new("/srv/bundles/web"))?;
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn run_detached(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
         let pid = self.create(id, opts)?;
         if let Err(e) = self.start(id) {
-            let _ = self.delete(id, true);
+            let _ = self.remove(id, true);
             return Err(e);
         }
         Ok(pid)
@@ -1019,21 +1159,4 @@ fn undo_intent(intent: &Intent) -> Result<()> {
         // Nothing to wait on for "the cgroup is empty" on v1: bounded polling.
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn owner_name(dir: &Path) -> String {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(dir) else {
-        return String::new();
-    };
-    let uid = meta.uid();
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
-            })
-        })
-        .unwrap_or_else(|| format!("#{uid}"))
 }

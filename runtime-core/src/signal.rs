@@ -1,22 +1,83 @@
-//! Signals: runc's signal names, and the forwarding loop of an attached `run`.
+//! Signals: the [`Signal`] that [`Runtime::kill`](crate::Runtime::kill) sends, runc's signal
+//! names, and the forwarding loop of an attached `run`.
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal as NixSignal};
 
 use crate::error::{Error, Result, SysContext};
+
+/// A signal to send to a container's processes: a signal number of this host, or 0, which
+/// (as with kill(2)) sends nothing and only checks that the target exists.
+///
+/// ```
+/// use runtime_core::signal::Signal;
+/// assert_eq!(Signal::KILL.as_raw(), libc::SIGKILL);
+/// assert_eq!("SIGUSR1".parse::<Signal>().unwrap(), Signal::new(libc::SIGUSR1).unwrap());
+/// assert!(Signal::new(-1).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signal(i32);
+
+impl Signal {
+    /// SIGKILL.
+    pub const KILL: Signal = Signal(libc::SIGKILL);
+    /// SIGTERM, what `kill` sends by default.
+    pub const TERM: Signal = Signal(libc::SIGTERM);
+
+    /// The signal numbered `n`: 0 to SIGRTMAX.
+    ///
+    /// ```
+    /// assert!(runtime_core::signal::Signal::new(9).is_ok());
+    /// ```
+    pub fn new(n: i32) -> Result<Signal> {
+        if (0..=libc::SIGRTMAX()).contains(&n) {
+            Ok(Signal(n))
+        } else {
+            Err(Error::Other(format!("unknown signal {n}")))
+        }
+    }
+
+    /// Its number.
+    ///
+    /// ```
+    /// assert_eq!(runtime_core::signal::Signal::TERM.as_raw(), 15);
+    /// ```
+    pub fn as_raw(self) -> i32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::str::FromStr for Signal {
+    type Err = Error;
+
+    /// As [`parse`].
+    fn from_str(s: &str) -> Result<Signal> {
+        parse(s)
+    }
+}
 
 /// Parse a signal as runc does: a number, or a name with or without the `SIG` prefix in any
 /// case (`KILL`, `sigkill`, `SIGRTMIN+3`). 0 is valid: like kill(2), it only checks that the
 /// target exists (engines use it to probe).
 ///
 /// ```
-/// use runtime_core::signal::parse;
-/// assert_eq!(parse("KILL").unwrap(), libc::SIGKILL);
-/// assert_eq!(parse("SIGTERM").unwrap(), libc::SIGTERM);
-/// assert_eq!(parse("9").unwrap(), 9);
-/// assert_eq!(parse("0").unwrap(), 0);
+/// use runtime_core::signal::{parse, Signal};
+/// assert_eq!(parse("KILL").unwrap(), Signal::KILL);
+/// assert_eq!(parse("SIGTERM").unwrap(), Signal::TERM);
+/// assert_eq!(parse("9").unwrap().as_raw(), 9);
+/// assert_eq!(parse("0").unwrap().as_raw(), 0);
 /// assert!(parse("SIGNOPE").is_err());
 /// ```
-pub fn parse(raw: &str) -> Result<i32> {
+pub fn parse(raw: &str) -> Result<Signal> {
+    parse_raw(raw).map(Signal)
+}
+
+fn parse_raw(raw: &str) -> Result<i32> {
     let unknown = || Error::Other(format!("unknown signal {raw:?}"));
     if let Ok(n) = raw.parse::<i32>() {
         return if (0..=libc::SIGRTMAX()).contains(&n) {
@@ -50,19 +111,19 @@ pub fn parse(raw: &str) -> Result<i32> {
     if let Some(off) = name.strip_prefix("SIGRTMAX") {
         return rt(libc::SIGRTMAX(), off.trim_start_matches('-'), -1);
     }
-    name.parse::<Signal>()
+    name.parse::<NixSignal>()
         .map(|s| s as i32)
         .map_err(|_| unknown())
 }
 
 /// Signals a fault raises synchronously in the faulting thread: never blocked.
-const SYNCHRONOUS: [Signal; 6] = [
-    Signal::SIGSEGV,
-    Signal::SIGBUS,
-    Signal::SIGFPE,
-    Signal::SIGILL,
-    Signal::SIGTRAP,
-    Signal::SIGSYS,
+const SYNCHRONOUS: [NixSignal; 6] = [
+    NixSignal::SIGSEGV,
+    NixSignal::SIGBUS,
+    NixSignal::SIGFPE,
+    NixSignal::SIGILL,
+    NixSignal::SIGTRAP,
+    NixSignal::SIGSYS,
 ];
 
 /// The signal mask before `run` blocked the signals it forwards.
@@ -104,7 +165,7 @@ pub(crate) fn forward_until_exit(pid: i32, f: &Forwarding) -> Result<i32> {
 
     let pidfd = crate::sys::pidfd_open(pid).ctx(|| format!("pidfd_open {pid}"))?;
     let mut sigs = f.set;
-    sigs.remove(Signal::SIGCHLD);
+    sigs.remove(NixSignal::SIGCHLD);
     let sfd = SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .ctx(|| "signalfd for the signals to forward".into())?;
     loop {
@@ -159,6 +220,7 @@ mod tests {
 
     #[test]
     fn names_numbers_and_realtime() {
+        let parse = |s| parse(s).map(Signal::as_raw);
         assert_eq!(parse("kill").unwrap(), libc::SIGKILL);
         assert_eq!(parse("SigUsr1").unwrap(), libc::SIGUSR1);
         assert_eq!(parse("15").unwrap(), 15);

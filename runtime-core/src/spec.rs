@@ -11,6 +11,10 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use crate::error::{absolute, Error, Result};
 
 /// The runtime-spec version baleia implements (printed by `--version` and put in `state`).
+///
+/// ```
+/// assert!(runtime_core::spec::OCI_VERSION.starts_with("1."));
+/// ```
 pub const OCI_VERSION: &str = "1.2.0";
 
 /// A validated bundle: the parsed spec plus the absolute paths derived from it.
@@ -31,6 +35,12 @@ pub struct Bundle {
 
 impl Bundle {
     /// Read `<dir>/config.json`, resolve the rootfs and check everything baleia needs.
+    ///
+    /// ```no_run
+    /// let b = runtime_core::spec::Bundle::load(std::path::Path::new("/srv/bundles/web"))?;
+    /// println!("rootfs {}", b.rootfs.display());
+    /// # Ok::<(), runtime_core::Error>(())
+    /// ```
     pub fn load(dir: &Path) -> Result<Bundle> {
         let dir = std::fs::canonicalize(dir)
             .map_err(|e| Error::Spec(format!("bundle {}: {e}", dir.display())))?;
@@ -49,7 +59,7 @@ impl Bundle {
         let root = spec
             .root()
             .as_ref()
-            .ok_or_else(|| Error::Spec("root must be specified in config.json".into()))?;
+            .ok_or_else(|| Error::invalid_field("root", "root must be specified in config.json"))?;
         let rootfs = absolute(&dir, root.path());
         let bundle = Bundle { dir, rootfs, spec };
         bundle.validate()?;
@@ -59,30 +69,32 @@ impl Bundle {
     fn validate(&self) -> Result<()> {
         let spec = &self.spec;
         if !spec.version().starts_with("1.") {
-            return Err(Error::Spec(format!(
-                "unsupported ociVersion {:?}: baleia implements 1.x",
-                spec.version()
-            )));
+            return Err(Error::invalid_field(
+                "ociVersion",
+                format!(
+                    "unsupported ociVersion {:?}: baleia implements 1.x",
+                    spec.version()
+                ),
+            ));
         }
         match std::fs::metadata(&self.rootfs) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
-                return Err(Error::Spec(format!(
-                    "rootfs ({}) is not a directory",
-                    self.rootfs.display()
-                )))
+                return Err(Error::invalid_field(
+                    "root.path",
+                    format!("rootfs ({}) is not a directory", self.rootfs.display()),
+                ))
             }
             Err(_) => {
-                return Err(Error::Spec(format!(
-                    "rootfs ({}) does not exist",
-                    self.rootfs.display()
-                )))
+                return Err(Error::invalid_field(
+                    "root.path",
+                    format!("rootfs ({}) does not exist", self.rootfs.display()),
+                ))
             }
         }
-        let process = spec
-            .process()
-            .as_ref()
-            .ok_or_else(|| Error::Spec("process must be specified in config.json".into()))?;
+        let process = spec.process().as_ref().ok_or_else(|| {
+            Error::invalid_field("process", "process must be specified in config.json")
+        })?;
         validate_process(process)?;
         if let Some(linux) = spec.linux() {
             validate_linux(linux)?;
@@ -100,7 +112,10 @@ const MAX_ID: u32 = i32::MAX as u32;
 /// Checks shared by `create` and `exec`.
 pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(Error::Spec("args must not be empty".into()));
+        return Err(Error::invalid_field(
+            "process.args",
+            "args must not be empty",
+        ));
     }
     let user = p.user();
     let ids = [
@@ -111,32 +126,34 @@ pub(crate) fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
     let groups = groups.map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g));
     for (field, id) in ids.into_iter().chain(groups) {
         if id > MAX_ID {
-            return Err(Error::Spec(format!(
-                "{field} {id} is out of range: uids and gids must be in range 0-{MAX_ID}"
-            )));
+            let message =
+                format!("{field} {id} is out of range: uids and gids must be in range 0-{MAX_ID}");
+            return Err(Error::invalid_field(field, message));
         }
     }
     for (i, e) in p.env().iter().flatten().enumerate() {
         // runc's checks and words; a NUL byte is refused when the environment is prepared.
         match e.split_once('=') {
             None => {
-                return Err(Error::Spec(format!(
-                    "process.env[{i}]: invalid environment variable: {e:?} (no '=')"
-                )))
+                return Err(Error::invalid_field(
+                    format!("process.env[{i}]"),
+                    format!("process.env[{i}]: invalid environment variable: {e:?} (no '=')"),
+                ))
             }
             Some(("", _)) => {
-                return Err(Error::Spec(format!(
-                    "process.env[{i}]: environment variable name can't be empty: {e:?}"
-                )))
+                return Err(Error::invalid_field(
+                    format!("process.env[{i}]"),
+                    format!("process.env[{i}]: environment variable name can't be empty: {e:?}"),
+                ))
             }
             Some(_) => {}
         }
     }
     if !p.cwd().is_absolute() {
-        return Err(Error::Spec(format!(
-            "cwd {:?} is not an absolute path",
-            p.cwd().display()
-        )));
+        return Err(Error::invalid_field(
+            "process.cwd",
+            format!("cwd {:?} is not an absolute path", p.cwd().display()),
+        ));
     }
     if p.apparmor_profile()
         .as_deref()
@@ -518,3 +535,30 @@ pub const DEFAULT_SPEC: &str = r#"{
 	}
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    /// oci-spec validates execCPUAffinity's CPU lists while parsing; our vendored copy does it
+    /// without the regex engine (vendor/oci-spec/PATCHED.md) and must accept and refuse the
+    /// same strings as the regex `^(\d+(-\d+)?)(,\d+(-\d+)?)*$` did, but for non-ASCII
+    /// digits (which the regex's Unicode `\d` took and no CPU number is).
+    #[test]
+    fn exec_cpu_affinity_lists_parse_as_upstream_did() {
+        let parse = |list: &str| {
+            serde_json::from_value::<oci_spec::runtime::Process>(serde_json::json!({
+                "cwd": "/", "user": {"uid": 0, "gid": 0},
+                "execCPUAffinity": {"initial": list, "final": list}
+            }))
+        };
+        for good in ["0", "7", "0-3", "0-3,7", "0,1,2,3", "0-1,2-5", "10-20,31"] {
+            assert!(parse(good).is_ok(), "{good:?} must parse");
+        }
+        for bad in [
+            "", ",", "0,", ",0", "0-", "-3", "0--3", "0-3-5", "0-3,,7", "4-6.,8", "a", "0 ", " 0",
+            "\u{661}",
+        ] {
+            let e = parse(bad).expect_err(bad).to_string();
+            assert!(e.contains("Invalid execCPUAffinity format"), "{bad:?}: {e}");
+        }
+    }
+}

@@ -35,10 +35,6 @@ const INTENT_FILE: &str = "intent.json";
 /// How long a command waits for another command to release a container's lock. A `create`
 /// holds it for its whole duration, other commands for milliseconds; a lock held longer than
 /// this is a stuck or orphaned process, which the error names.
-///
-/// ```
-/// assert_eq!(runtime_core::state::LOCK_TIMEOUT.as_secs(), 5);
-/// ```
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A container's lifecycle status, as `state` reports it.
@@ -139,11 +135,6 @@ pub(crate) struct Intent {
 }
 
 /// The state root (`--root`, default `/run/baleia`).
-///
-/// ```no_run
-/// let store = runtime_core::state::Store::new("/run/baleia");
-/// for id in store.ids().unwrap() { println!("{id}"); }
-/// ```
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
@@ -153,22 +144,9 @@ pub struct Store {
 #[derive(Debug)]
 pub struct Lock {
     _flock: Flock<OwnedFd>,
-    dir: PathBuf,
-}
-
-impl Lock {
-    /// The locked container's state directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 /// Check an id against runc's rules: `[A-Za-z0-9_+.-]+`, not "." or "..".
-///
-/// ```
-/// assert!(runtime_core::state::validate_id("web-1").is_ok());
-/// assert!(runtime_core::state::validate_id("../x").is_err());
-/// ```
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id != "."
@@ -317,7 +295,7 @@ fn lock_dir(dir: PathBuf) -> Result<Lock> {
     let mut pause = Duration::from_millis(1);
     loop {
         match Flock::lock(fd, FlockArg::LockExclusiveNonblock) {
-            Ok(flock) => return Ok(Lock { _flock: flock, dir }),
+            Ok(flock) => return Ok(Lock { _flock: flock }),
             Err((f, Errno::EWOULDBLOCK | Errno::EINTR)) => fd = f,
             Err((_, e)) => return Err(Error::sys(format!("lock {}", dir.display()), e)),
         }
@@ -495,6 +473,17 @@ pub(crate) fn derive_status(store: &Store, rec: &Record) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_follow_runcs_rules() {
+        assert!(validate_id("web-1").is_ok());
+        for bad in ["../x", ".", "..", "", "a/b", "a b"] {
+            assert!(
+                matches!(validate_id(bad), Err(Error::InvalidId(_))),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn ids_follow_runc_rules() {

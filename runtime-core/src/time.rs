@@ -45,6 +45,11 @@ pub fn rfc3339(t: SystemTime, nanos: bool) -> String {
 }
 
 /// Now, with nanoseconds (the `created` field of a container's state).
+///
+/// ```
+/// let t = runtime_core::time::rfc3339_now();
+/// assert!(t.ends_with('Z') && t.len() > 20);
+/// ```
 pub fn rfc3339_now() -> String {
     rfc3339(SystemTime::now(), true)
 }

@@ -446,13 +446,10 @@ fn update_keeps_omitted_fields() {
         }
     }
     assert_eq!(cg.read("pids", "pids.max"), "30");
-    // The CLI's per-field flags.
-    let flags = cgroups::UpdateFlags {
-        memory: Some("32m".into()),
-        pids_limit: Some("-1".into()),
-        ..Default::default()
-    };
-    cg.m.update(&flags.to_resources().unwrap()).unwrap();
+    // Only the sections given (what the CLI's per-field flags make).
+    let only: oci_spec::runtime::LinuxResources =
+        serde_json::from_str(r#"{"memory":{"limit":33554432},"pids":{"limit":-1}}"#).unwrap();
+    cg.m.update(&only).unwrap();
     assert_eq!(cg.read("pids", "pids.max"), "max");
     let mem = if v2() {
         ("", "memory.max")

@@ -18,7 +18,6 @@ mod fs;
 mod mountinfo;
 mod oom;
 mod stats;
-mod update;
 mod v1;
 mod v2;
 mod validate;
@@ -32,7 +31,6 @@ pub use stats::{
     network_interfaces, BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry,
     MemoryStats, NetworkInterface, PidsStats, Stats, Throttling,
 };
-pub use update::{parse_bytes, UpdateFlags};
 pub use validate::validate_resources;
 
 /// Where a container's cgroup lives on every hierarchy of this host, resolved once at `create`

@@ -315,7 +315,8 @@ impl ProcessPlan {
                 Ok(()) => Ok(p),
                 Err(Errno::ENOENT) => Err(ChildError::msg(format_args!(
                     "exec: \"{name}\": stat {name}: no such file or directory"
-                ))),
+                ))
+                .executable_not_found()),
                 Err(e) => {
                     let mut err = ChildError::msg(format_args!("exec: \"{name}\": "));
                     lowercase(&mut err.text, e.desc());
@@ -332,13 +333,15 @@ impl ProcessPlan {
             }
         }
         if denied {
-            return Err(ChildError::msg(format_args!(
-                "exec: \"{name}\": permission denied"
-            )));
+            return Err(
+                ChildError::msg(format_args!("exec: \"{name}\": permission denied"))
+                    .executable_not_found(),
+            );
         }
         Err(ChildError::msg(format_args!(
             "exec: \"{name}\": executable file not found in $PATH"
-        )))
+        ))
+        .executable_not_found())
     }
 
     /// Reset signals, install seccomp when it goes last, and execve.

@@ -689,9 +689,8 @@ impl Child {
     pub(crate) fn recv(&self, waiting: &str) -> Result<u8> {
         let (kind, text) = self.recv_raw(waiting)?;
         match kind {
-            Some(msg::ERROR) => Err(Error::Init(text)),
             Some(k) => {
-                *self.last.borrow_mut() = text;
+                *self.last.borrow_mut() = crate::child::failure(k, text)?;
                 Ok(k)
             }
             None => Err(Error::Other(format!(
@@ -732,8 +731,12 @@ impl Child {
         let mut buf = vec![0u8; 16 * 1024];
         for _ in 0..2 {
             match nix::sys::socket::recv(self.sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-                Ok(n) if n > 0 && buf[0] == msg::ERROR => {
-                    return Error::Init(String::from_utf8_lossy(&buf[1..n]).into_owned())
+                Ok(n) if n > 0 => {
+                    let text = String::from_utf8_lossy(&buf[1..n]).into_owned();
+                    match crate::child::failure(buf[0], text) {
+                        Err(e) => return e,
+                        Ok(_) => break,
+                    }
                 }
                 // Reported once ahead of the queued messages (see recv): try again.
                 Err(nix::errno::Errno::ECONNRESET) => continue,

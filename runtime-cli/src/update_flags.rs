@@ -1,28 +1,19 @@
 //! What `baleia update`'s per-field flags need: runc's flag set, parsed into a
-//! LinuxResources that holds only the fields given (omitted ones stay as they are).
+//! LinuxResources that holds only the fields given (omitted ones stay as they are). A
+//! command-line concern: the library takes the LinuxResources.
 
-use super::CgroupError;
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+use runtime_core::Error;
 
-fn bad(field: &str, reason: String) -> CgroupError {
-    CgroupError::InvalidResource {
-        field: field.to_string(),
-        reason,
-    }
+/// The words of the library's own resource validation (`cgroup: invalid ...`).
+fn bad(field: &str, reason: String) -> Error {
+    Error::invalid_field(field, format!("cgroup: invalid {field}: {reason}"))
 }
 
 /// Parses a size as runc's update flags do (docker's RAMInBytes): a number with an optional
 /// binary suffix b, k, m, g, t, p (case-insensitive, optional trailing "b" or "ib"); "-1"
 /// means unlimited.
-///
-/// ```
-/// use runtime_core::cgroups::parse_bytes;
-/// assert_eq!(parse_bytes("512m").unwrap(), 512 << 20);
-/// assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
-/// assert_eq!(parse_bytes("-1").unwrap(), -1);
-/// assert!(parse_bytes("12x").is_err());
-/// ```
-pub fn parse_bytes(s: &str) -> Result<i64, CgroupError> {
+fn parse_bytes(s: &str) -> Result<i64, Error> {
     let t = s.trim();
     if t == "-1" {
         return Ok(-1);
@@ -53,14 +44,6 @@ pub fn parse_bytes(s: &str) -> Result<i64, CgroupError> {
 }
 
 /// runc `update`'s per-field flags, as strings from the command line (`None` = not given).
-///
-/// ```
-/// use runtime_core::cgroups::UpdateFlags;
-/// let f = UpdateFlags { memory: Some("64m".into()), pids_limit: Some("10".into()), ..Default::default() };
-/// let r = f.to_resources().unwrap();
-/// assert_eq!(r.memory().unwrap().limit(), Some(64 << 20));
-/// assert!(r.cpu().is_none());
-/// ```
 #[derive(Debug, Clone, Default)]
 pub struct UpdateFlags {
     /// --blkio-weight
@@ -95,7 +78,7 @@ pub struct UpdateFlags {
     pub pids_limit: Option<String>,
 }
 
-fn num<T: std::str::FromStr>(field: &str, v: &Option<String>) -> Result<Option<T>, CgroupError> {
+fn num<T: std::str::FromStr>(field: &str, v: &Option<String>) -> Result<Option<T>, Error> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => s
@@ -105,7 +88,7 @@ fn num<T: std::str::FromStr>(field: &str, v: &Option<String>) -> Result<Option<T
     }
 }
 
-fn bytes(v: &Option<String>) -> Result<Option<i64>, CgroupError> {
+fn bytes(v: &Option<String>) -> Result<Option<i64>, Error> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => parse_bytes(s).map(Some),
@@ -114,7 +97,7 @@ fn bytes(v: &Option<String>) -> Result<Option<i64>, CgroupError> {
 
 impl UpdateFlags {
     /// The resources these flags ask for; sections with no flag given stay `None`.
-    pub fn to_resources(&self) -> Result<LinuxResources, CgroupError> {
+    pub fn to_resources(&self) -> Result<LinuxResources, Error> {
         let mut r = LinuxResources::default();
         let mut cpu = LinuxCpu::default();
         let mut any_cpu = false;
@@ -187,5 +170,42 @@ impl UpdateFlags {
             r.set_block_io(Some(b));
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_as_runc_parses_them() {
+        assert_eq!(parse_bytes("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("-1").unwrap(), -1);
+        let e = parse_bytes("12x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cgroup: invalid size: \"12x\" has an unknown unit"
+        );
+        assert_eq!(e.field(), Some("size"));
+    }
+
+    #[test]
+    fn only_the_flags_given_become_resources() {
+        let f = UpdateFlags {
+            memory: Some("64m".into()),
+            pids_limit: Some("10".into()),
+            ..Default::default()
+        };
+        let r = f.to_resources().unwrap();
+        assert_eq!(r.memory().unwrap().limit(), Some(64 << 20));
+        assert_eq!(r.pids().as_ref().unwrap().limit(), 10);
+        assert!(r.cpu().is_none());
+        let bad = UpdateFlags {
+            cpu_quota: Some("lots".into()),
+            ..Default::default()
+        };
+        let e = bad.to_resources().unwrap_err();
+        assert_eq!(e.field(), Some("--cpu-quota"));
     }
 }
