@@ -74,9 +74,12 @@ test: deps build
 
 # The integration tests in runtime-cli/tests drive the release binary (they run as root).
 # `deps` installed libseccomp2: the libseccomp comparisons must run here, not skip.
+# Doctests run in the dev profile: in release every one of them is its own fat-LTO link
+# (about 9 minutes for runtime-core's under load, against about 1 minute here).
 test-cargo: export BALEIA_REQUIRE_LIBSECCOMP := 1
 test-cargo:
-	$(CARGO) test --workspace --release --no-fail-fast
+	$(CARGO) test --workspace --release --no-fail-fast --lib --bins --tests --examples
+	$(CARGO) test --workspace --doc --no-fail-fast
 
 # `make bench CRUN=... RUNC=... YOUKI=... BALEIA_BASE=... REPS=5 RUNS=10`: runtimes to compare
 # and the sample size, passed on to both benchmark scripts only when given.
