@@ -499,6 +499,25 @@ pub(crate) fn move_mount_fd(from: RawFd, to: RawFd) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// Attach the detached mount `from` onto `name` in the directory `dir`; only for directories
+/// nobody else can reach (a tmpfs of ours not yet attached to the container's tree), where a
+/// name needs no in-root resolution.
+pub(crate) fn move_mount_at(from: RawFd, dir: RawFd, name: &CStr) -> Result<(), Errno> {
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+    // SAFETY: NUL-terminated paths; `from` is the object (F_EMPTY_PATH).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            dir,
+            name.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
 /// Mount attributes (mount_setattr, fsmount).
 pub(crate) mod attr {
     /// Read-only.

@@ -167,17 +167,9 @@ fn bind_tree(dirfd: RawFd, path: &CStr, recursive: bool) -> Result<OwnedFd, Errn
 
 fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
     let what = m.what.as_str();
-    if let Some(fs) = m.ordinary_dir {
-        let (dir, name) = resolve::parent(root, &m.dest, true)?;
-        if let Ok(st) = sys::fstatat(dir.as_raw_fd(), name, libc::AT_SYMLINK_NOFOLLOW) {
-            if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-                return Err(ChildError::msg(format_args!(
-                    "{what}: filesystem \"{fs}\" must be mounted on ordinary directory"
-                )));
-            }
-        }
-    }
-    let target = if m.dir {
+    let target = if let Some(fs) = m.ordinary_dir {
+        ordinary_dir(root, &m.dest, what, fs)?
+    } else if m.dir {
         resolve::dir(root, &m.dest, true)?
     } else {
         resolve::file(root, &m.dest, true)?
@@ -263,6 +255,27 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
     Ok(m.read_only_later.then_some(mnt))
 }
 
+/// procfs and sysfs go on a real directory of the image, never through a symlink there
+/// (runc's rule). The common case, the directory being there, costs one open.
+fn ordinary_dir(root: RawFd, dest: &InRoot, what: &str, fs: &str) -> CResult<OwnedFd> {
+    const FLAGS: i32 = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+    match open_in(root, dest.rel(), FLAGS) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::ENOENT | Errno::ENOTDIR) => {}
+        Err(e) => return Err(ChildError::sys(e, format_args!("open {}", dest.shown))),
+    }
+    // Missing (make it), or not a directory: a symlink, a file, or a file on the way.
+    let (dir, name) = resolve::parent(root, dest, true)?;
+    if let Ok(st) = sys::fstatat(dir.as_raw_fd(), name, libc::AT_SYMLINK_NOFOLLOW) {
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(ChildError::msg(format_args!(
+                "{what}: filesystem \"{fs}\" must be mounted on ordinary directory"
+            )));
+        }
+    }
+    resolve::dir(root, dest, true)
+}
+
 /// A "cgroup" mount shows the container its own cgroup, on every hierarchy of the host, read
 /// through bind mounts of the directories baleia created (as runc does on cgroup v1 hosts).
 fn cgroup_mount(
@@ -284,39 +297,36 @@ fn cgroup_mount(
     let params = [Param::Str(c"mode".into(), c"755".into())];
     let tmpfs = new_fs(c"tmpfs", c"cgroup", &params, m.set & !attr::RDONLY)
         .map_err(|(e, step)| fs_error(e, step, what))?;
+    // Attached first: kernels before 6.15 mount nothing beneath a detached mount. The tmpfs
+    // is new and ours alone (no container process exists yet): its subdirectories need no
+    // in-root resolution, and one recursive pass at the end sets the flags of every bind.
     sys::move_mount_fd(tmpfs.as_raw_fd(), target).or_fail(|b| write!(b, "{what}"))?;
-    // The tmpfs is new and ours alone: its subdirectories need no in-root resolution.
     for (host, sub) in v1 {
         match sys::mkdirat(tmpfs.as_raw_fd(), sub, 0o755) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(ChildError::sys(e, format_args!("{what}: mkdir {sub:?}"))),
         }
-        let at = sys::openat(
-            tmpfs.as_raw_fd(),
-            sub,
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-            0,
-        )
-        .or_fail(|b| write!(b, "{what}: open {sub:?}"))?;
-        bind(host, at.as_raw_fd())?;
+        let tree = bind_tree(CWD, host, true).or_fail(|b| write!(b, "{what}: bind {host:?}"))?;
+        sys::move_mount_at(tree.as_raw_fd(), tmpfs.as_raw_fd(), sub)
+            .or_fail(|b| write!(b, "{what}: attach {host:?}"))?;
     }
-    if m.set & attr::RDONLY != 0 {
-        sys::mount_setattr(tmpfs.as_raw_fd(), false, attr::RDONLY, 0, 0)
-            .or_fail(|b| write!(b, "{what}: make it read-only"))?;
-    }
-    Ok(())
+    sys::mount_setattr(tmpfs.as_raw_fd(), true, m.set, m.clr, 0)
+        .or_fail(|b| write!(b, "{what}: set the flags of the cgroup mounts"))
 }
 
 fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
+    let dev = resolve::dir(root, &plan.dev, true)?;
+    let d = dev.as_raw_fd();
     for n in &plan.nodes {
         if plan.userns {
             bind_node(root, n)?;
+        } else if let Some(name) = n.in_dev.as_deref() {
+            make_node(d, name, n)?;
         } else {
-            make_node(root, n)?;
+            let (dir, name) = resolve::parent(root, &n.path, true)?;
+            make_node(dir.as_raw_fd(), name, n)?;
         }
     }
-    let dev = resolve::dir(root, &plan.dev, true)?;
-    let d = dev.as_raw_fd();
     for (target, name) in &plan.dev_links {
         match sys::symlinkat(target, d, name) {
             Ok(()) | Err(Errno::EEXIST) => {}
@@ -340,24 +350,25 @@ fn bind_node(root: RawFd, n: &DevNode) -> CResult<()> {
         .or_fail(|b| write!(b, "bind device {shown}"))
 }
 
-fn make_node(root: RawFd, n: &DevNode) -> CResult<()> {
-    let (dir, name) = resolve::parent(root, &n.path, true)?;
-    let d = dir.as_raw_fd();
+/// `name` in the directory `d`: made, or kept when the same device is already there.
+fn make_node(d: RawFd, name: &CStr, n: &DevNode) -> CResult<()> {
     let shown = n.path.shown.as_str();
-    match sys::fstatat(d, name, libc::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => {
+    // The umask is 0 here, so the mode is exactly the spec's.
+    match sys::mknodat(d, name, n.mode, n.rdev) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => {
+            let st = sys::fstatat(d, name, libc::AT_SYMLINK_NOFOLLOW)
+                .or_fail(|b| write!(b, "stat device {shown}"))?;
             let kind = st.st_mode & libc::S_IFMT;
             let dev_kind = kind == libc::S_IFCHR || kind == libc::S_IFBLK;
             if dev_kind && kind == n.mode & libc::S_IFMT && st.st_rdev == n.rdev {
                 return Ok(());
             }
             sys::unlinkat(d, name).or_fail(|b| write!(b, "replace device {shown}"))?;
+            sys::mknodat(d, name, n.mode, n.rdev).or_fail(|b| write!(b, "mknod {shown}"))?;
         }
-        Err(Errno::ENOENT) => {}
-        Err(e) => return Err(ChildError::sys(e, format_args!("stat device {shown}"))),
+        Err(e) => return Err(ChildError::sys(e, format_args!("mknod {shown}"))),
     }
-    // The umask is 0 here, so the mode is exactly the spec's.
-    sys::mknodat(d, name, n.mode, n.rdev).or_fail(|b| write!(b, "mknod {shown}"))?;
     sys::fchownat(d, name, n.uid, n.gid, libc::AT_SYMLINK_NOFOLLOW)
         .or_fail(|b| write!(b, "chown {shown}"))
 }
@@ -423,8 +434,9 @@ pub(crate) fn finish(plan: &RootfsPlan, p: Prepared) -> CResult<()> {
     for path in &plan.readonly {
         readonly_path(r, path)?;
     }
+    let mut null = None;
     for path in &plan.masked {
-        mask_path(r, path)?;
+        mask_path(r, path, &mut null)?;
     }
     for fd in &p.read_only_later {
         sys::mount_setattr(fd.as_raw_fd(), false, attr::RDONLY, 0, 0)
@@ -459,7 +471,8 @@ fn readonly_path(root: RawFd, path: &InRoot) -> CResult<()> {
         .or_fail(|b| write!(b, "attach read-only {shown}"))
 }
 
-fn mask_path(root: RawFd, path: &InRoot) -> CResult<()> {
+/// `null` keeps the container's /dev/null, opened by the first masked file.
+fn mask_path(root: RawFd, path: &InRoot, null: &mut Option<OwnedFd>) -> CResult<()> {
     let Some(fd) = existing(root, path)? else {
         return Ok(());
     };
@@ -469,8 +482,13 @@ fn mask_path(root: RawFd, path: &InRoot) -> CResult<()> {
         new_fs(c"tmpfs", c"tmpfs", &ro, attr::RDONLY)
             .map_err(|(e, step)| fs_error(e, step, "mask directory"))?
     } else {
-        let null = open_in(root, c"dev/null", libc::O_PATH)
-            .or_fail(|b| write!(b, "mask {shown}: open /dev/null"))?;
+        let null = match null {
+            Some(fd) => fd,
+            None => null.insert(
+                open_in(root, c"dev/null", libc::O_PATH)
+                    .or_fail(|b| write!(b, "mask {shown}: open /dev/null"))?,
+            ),
+        };
         bind_tree(null.as_raw_fd(), c"", false).or_fail(|b| write!(b, "mask {shown}"))?
     };
     sys::move_mount_fd(cover.as_raw_fd(), fd.as_raw_fd()).or_fail(|b| write!(b, "mask {shown}"))

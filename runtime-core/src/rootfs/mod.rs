@@ -122,6 +122,8 @@ pub(crate) struct Idmap {
 #[derive(Debug)]
 pub(crate) struct DevNode {
     pub path: InRoot,
+    /// The node's name when it sits right in /dev (most do): made through one fd on /dev.
+    pub in_dev: Option<CString>,
     /// The same device on the host, bound instead of made where mknod is not allowed (in a
     /// user namespace).
     pub host: CString,
@@ -640,6 +642,16 @@ fn mount_step(
 /// Symlinks to make in /dev: (target, name).
 type DevLinks = Vec<(CString, CString)>;
 
+/// The last component of `/dev/<name>`, for a path right in /dev (no `..`, no subdirectory).
+fn in_dev(p: &Path) -> Result<Option<CString>> {
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) if parent == Path::new("/dev") => {
+            path_cstring(Path::new(name)).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 fn devices(spec: &Spec) -> Result<(Vec<DevNode>, DevLinks)> {
     let devs = spec
         .linux()
@@ -653,6 +665,7 @@ fn devices(spec: &Spec) -> Result<(Vec<DevNode>, DevLinks)> {
         }
         nodes.push(DevNode {
             path: InRoot::new(Path::new(path))?,
+            in_dev: in_dev(Path::new(path))?,
             host: path_cstring(Path::new(path))?,
             mode: libc::S_IFCHR | 0o666,
             rdev: libc::makedev(major as u32, minor as u32),
@@ -674,6 +687,7 @@ fn devices(spec: &Spec) -> Result<(Vec<DevNode>, DevLinks)> {
         };
         nodes.push(DevNode {
             path: InRoot::new(d.path())?,
+            in_dev: in_dev(d.path())?,
             host: path_cstring(d.path())?,
             mode: kind | (d.file_mode().unwrap_or(0o666) & 0o7777),
             rdev: libc::makedev(d.major() as u32, d.minor() as u32),

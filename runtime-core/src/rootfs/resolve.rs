@@ -115,32 +115,43 @@ fn dir_upto(root: RawFd, p: &InRoot, depth: usize, create: bool) -> CResult<Owne
             ))
         }
     }
-    // Walk down, making what is missing inside the fd of the part that exists.
-    let mut cur = open_in(root, c".", DIR).or_fail(|b| write!(b, "open the rootfs"))?;
-    for i in 0..depth {
-        let fd = match open_in(root, &p.prefixes[i], DIR) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => {
-                match sys::mkdirat(cur.as_raw_fd(), &p.names[i], 0o755) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => {
-                        return Err(ChildError::sys(
-                            e,
-                            format_args!("mkdir {:?} for {}", p.names[i], p.shown),
-                        ))
-                    }
-                }
-                open_in(root, &p.prefixes[i], DIR)
-                    .or_fail(|b| write!(b, "open {:?} for {}", p.prefixes[i], p.shown))?
+    // Find the deepest part that exists (usually the parent), then make what is missing
+    // below it, each new level re-resolved from the root (a name may be `..` or turn into a
+    // symlink under us: resolution stays inside either way).
+    let mut start = 0;
+    let mut cur = None;
+    for i in (0..depth.saturating_sub(1)).rev() {
+        match open_in(root, &p.prefixes[i], DIR) {
+            Ok(fd) => {
+                start = i + 1;
+                cur = Some(fd);
+                break;
             }
+            Err(Errno::ENOENT) => {}
             Err(e) => {
                 return Err(ChildError::sys(
                     e,
                     format_args!("open {:?} for {}", p.prefixes[i], p.shown),
                 ))
             }
-        };
-        cur = fd;
+        }
+    }
+    let mut cur = match cur {
+        Some(fd) => fd,
+        None => open_in(root, c".", DIR).or_fail(|b| write!(b, "open the rootfs"))?,
+    };
+    for i in start..depth {
+        match sys::mkdirat(cur.as_raw_fd(), &p.names[i], 0o755) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(ChildError::sys(
+                    e,
+                    format_args!("mkdir {:?} for {}", p.names[i], p.shown),
+                ))
+            }
+        }
+        cur = open_in(root, &p.prefixes[i], DIR)
+            .or_fail(|b| write!(b, "open {:?} for {}", p.prefixes[i], p.shown))?;
     }
     Ok(cur)
 }
