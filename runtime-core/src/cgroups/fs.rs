@@ -16,19 +16,37 @@ pub(crate) fn io_err(op: impl Into<String>, path: &Path, source: std::io::Error)
 /// Writes `value` to `dir/name` in one write(2), as cgroup files want. A missing file is
 /// reported as Unsupported (the controller is not mounted or the kernel lacks the knob).
 pub(crate) fn write(dir: &Path, name: &str, value: &str) -> Result<(), CgroupError> {
-    let path = dir.join(name);
-    let mut f = match std::fs::OpenOptions::new().write(true).open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(CgroupError::Unsupported {
-                what: format!("{name} = {value:?}"),
+    Knob::open(dir, name, value)?.put(value)
+}
+
+/// A cgroup file kept open for several writes of one value each (devices.allow takes one
+/// rule per write(2)): an open and a close per file instead of per value.
+pub(crate) struct Knob {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Knob {
+    /// Opens `dir/name` for writing; `first` (the value about to be written) names what a
+    /// missing file cannot do.
+    pub(crate) fn open(dir: &Path, name: &str, first: &str) -> Result<Knob, CgroupError> {
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(file) => Ok(Knob { path, file }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CgroupError::Unsupported {
+                what: format!("{name} = {first:?}"),
                 path,
-            })
+            }),
+            Err(e) => Err(io_err(format!("open for writing {first:?} to"), &path, e)),
         }
-        Err(e) => return Err(io_err(format!("open for writing {value:?} to"), &path, e)),
-    };
-    f.write_all(value.as_bytes())
-        .map_err(|e| io_err(format!("write {value:?} to"), &path, e))
+    }
+
+    /// One write(2) of `value`.
+    pub(crate) fn put(&mut self, value: &str) -> Result<(), CgroupError> {
+        self.file
+            .write_all(value.as_bytes())
+            .map_err(|e| io_err(format!("write {value:?} to"), &self.path, e))
+    }
 }
 
 pub(crate) fn read(dir: &Path, name: &str) -> Result<String, CgroupError> {

@@ -1,6 +1,6 @@
 //! cgroup v1 (and hybrid hosts, whose unified directory is created, joined and removed too).
 
-use super::fs::{self, read, read_opt, write};
+use super::fs::{self, read, read_opt, write, Knob};
 use super::stats::{parse_blkio_v1, CpuUsage, HugetlbStats, MemoryEntry, Stats};
 use super::validate::validate;
 use super::{CgroupError, CgroupManager, CgroupPaths};
@@ -380,15 +380,26 @@ impl V1Manager {
         };
         let d = self.need("devices", "devices.deny", "device rules")?;
         // Start from nothing, then replay the rules in order (later rules override
-        // earlier ones, as in the kernel's own list).
-        write(d, "devices.deny", "a")?;
-        for dev in devs {
-            let f = if dev.allow() {
-                "devices.allow"
+        // earlier ones, as in the kernel's own list). Specs usually begin with that same
+        // deny-all: it is written once.
+        let mut deny = Knob::open(d, "devices.deny", "a")?;
+        let mut allow = None;
+        let rules: Vec<(bool, String)> = devs
+            .iter()
+            .map(|r| (r.allow(), device_rule_v1(r)))
+            .collect();
+        let skip = usize::from(matches!(rules.first(), Some((false, a)) if a == "a"));
+        deny.put("a")?;
+        for (allowed, rule) in &rules[skip..] {
+            if *allowed {
+                let knob = match &mut allow {
+                    Some(k) => k,
+                    None => allow.insert(Knob::open(d, "devices.allow", rule)?),
+                };
+                knob.put(rule)?;
             } else {
-                "devices.deny"
-            };
-            write(d, f, &device_rule_v1(dev))?;
+                deny.put(rule)?;
+            }
         }
         Ok(())
     }
