@@ -55,7 +55,7 @@ fn mask(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64> {
 /// (one read, where asking the kernel bit by bit costs a prctl per capability), or, without
 /// /proc, PR_CAPBSET_READ.
 fn current_bounding() -> u64 {
-    let from_status = std::fs::read_to_string("/proc/self/status")
+    let from_status = crate::readfile::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()

@@ -206,7 +206,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     let initial_cpus = plan.attrs.initial_cpus();
     let mut plan = plan;
     let setgroups = format!("/proc/{}/setgroups", rec.pid);
-    if std::fs::read_to_string(&setgroups).is_ok_and(|s| s.trim() == "deny") {
+    if crate::readfile::read_to_string(&setgroups).is_ok_and(|s| s.trim() == "deny") {
         plan.without_setgroups()?;
     }
     let agent = crate::seccomp::agent::Agent::of(

@@ -23,6 +23,7 @@ mod namespaces;
 mod netdev;
 mod netlink;
 mod process;
+mod readfile;
 mod rootfs;
 mod selfexe;
 mod sys;

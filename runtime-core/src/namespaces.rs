@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// Whether this process runs in a user namespace other than the host's (whose uid_map maps
 /// the whole range onto itself).
 pub(crate) fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
+    crate::readfile::read_to_string("/proc/self/uid_map")
         .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
         .unwrap_or(false)
 }

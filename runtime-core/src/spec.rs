@@ -45,7 +45,7 @@ impl Bundle {
         let dir = std::fs::canonicalize(dir)
             .map_err(|e| Error::Spec(format!("bundle {}: {e}", dir.display())))?;
         let path = dir.join("config.json");
-        let text = std::fs::read(&path).map_err(|e| {
+        let text = crate::readfile::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::Spec(format!(
                     "JSON specification file {} not found",

@@ -51,13 +51,13 @@ impl Knob {
 
 pub(crate) fn read(dir: &Path, name: &str) -> Result<String, CgroupError> {
     let path = dir.join(name);
-    std::fs::read_to_string(&path).map_err(|e| io_err("read", &path, e))
+    crate::readfile::read_to_string(&path).map_err(|e| io_err("read", &path, e))
 }
 
 /// Reads a file if it exists.
 pub(crate) fn read_opt(dir: &Path, name: &str) -> Result<Option<String>, CgroupError> {
     let path = dir.join(name);
-    match std::fs::read_to_string(&path) {
+    match crate::readfile::read_to_string(&path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err("read", &path, e)),

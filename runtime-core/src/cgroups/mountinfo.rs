@@ -104,7 +104,7 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
 
 pub(crate) fn cgroup_mounts() -> Result<Vec<CgroupMount>, CgroupError> {
     let path = "/proc/self/mountinfo";
-    let text = std::fs::read_to_string(path).map_err(|source| CgroupError::Io {
+    let text = crate::readfile::read_to_string(path).map_err(|source| CgroupError::Io {
         op: "read".into(),
         path: path.into(),
         source,
@@ -133,7 +133,7 @@ pub(crate) fn parse_proc_cgroup(text: &str) -> BTreeMap<String, String> {
 
 pub(crate) fn own_cgroups() -> Result<BTreeMap<String, String>, CgroupError> {
     let path = "/proc/self/cgroup";
-    let text = std::fs::read_to_string(path).map_err(|source| CgroupError::Io {
+    let text = crate::readfile::read_to_string(path).map_err(|source| CgroupError::Io {
         op: "read".into(),
         path: path.into(),
         source,

@@ -282,7 +282,8 @@ impl RootfsPlan {
             _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         };
         let mountinfo = if setup.contains(MsFlags::MS_SHARED) || no_pivot {
-            std::fs::read_to_string("/proc/self/mountinfo").at("read", "/proc/self/mountinfo")?
+            crate::readfile::read_to_string("/proc/self/mountinfo")
+                .at("read", "/proc/self/mountinfo")?
         } else {
             String::new()
         };
