@@ -180,12 +180,13 @@ fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
 
 /// Start `opts.process` in the container of `rec`. Returns the process's host pid (detached)
 /// or its exit status (attached; 128+n when killed by signal n).
-pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
+/// `root` is the state root (for the cache of compiled seccomp programs).
+pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &Path) -> Result<i32> {
     let p = &opts.process;
     crate::spec::validate_process(p)?;
     let terminal = crate::check_console(p, opts.console_socket.as_deref())?;
     let seccomp = match &rec.seccomp {
-        Some(profile) => Some(crate::seccomp::compile(profile)?),
+        Some(profile) => Some(crate::seccomp::compile_cached(profile, root)?),
         None => None,
     };
     let min_fd = 3 + opts.preserve_fds as RawFd;

@@ -344,7 +344,7 @@ impl Runtime {
             .as_ref()
             .and_then(|l| l.seccomp().as_ref())
         {
-            Some(profile) => Some(seccomp::compile(profile)?),
+            Some(profile) => Some(seccomp::compile_cached(profile, self.store.root())?),
             None => None,
         };
         let cgroups_path = bundle
@@ -1078,7 +1078,7 @@ impl Runtime {
             Status::Paused if !opts.ignore_paused => Err(Error::InvalidState(
                 "cannot exec in a paused container (use --ignore-paused to override)".into(),
             )),
-            _ => exec::exec(&rec, opts),
+            _ => exec::exec(&rec, opts, self.store.root()),
         }
     }
 

@@ -51,6 +51,7 @@
 
 pub(crate) mod agent;
 mod bpf;
+mod cache;
 mod tables;
 
 use std::collections::BTreeMap;
@@ -459,10 +460,21 @@ enum Outcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
-    let host = Host::this().ok_or(SeccompError::UnsupportedHost {
+    compile_for(profile, this_host()?)
+}
+
+/// [`compile`], through the cache of compiled programs under the state root `root`.
+pub(crate) fn compile_cached(
+    profile: &LinuxSeccomp,
+    root: &std::path::Path,
+) -> Result<Program, SeccompError> {
+    cache::compile(profile, this_host()?, &root.join(cache::DIR))
+}
+
+fn this_host() -> Result<Host, SeccompError> {
+    Host::this().ok_or(SeccompError::UnsupportedHost {
         host: std::env::consts::ARCH,
-    })?;
-    compile_for(profile, host)
+    })
 }
 
 /// [`compile`] for the kernel of `host`, whatever this build runs on (what the tests use to
