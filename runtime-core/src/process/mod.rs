@@ -280,7 +280,11 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         l.cgroup_paths,
         crate::rootfs::NsView {
             mount: ns.has_mnt,
-            user: ns.new_user || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER),
+            // A rootless engine (podman) runs us as root of its own user namespace and asks
+            // for none: mknod is refused there all the same, and bind flags are locked.
+            user: ns.new_user
+                || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER)
+                || crate::namespaces::in_user_namespace(),
             maps: container_maps
                 .as_ref()
                 .map(|m| (m.uid_text(), m.gid_text())),
