@@ -34,9 +34,11 @@ cgroup-v2-deps:
 
 # Each test binary is found in cargo's JSON messages (its file name carries a hash; the cli
 # build also reports the baleia binary, hence the kind filter); a failed
-# build is re-run without the JSON so that its errors are readable.
+# build is re-run without the JSON so that its errors are readable. The share is opened (755):
+# rootless_cgroup runs /mnt/host/baleia as a user.
 test-cgroup-v2: rust cgroup-v2-deps
 	@share=$$(mktemp -d /tmp/baleia-cgv2.XXXXXX); trap 'rm -rf "$$share"' EXIT; \
+	chmod 755 "$$share"; \
 	echo 'export BALEIA_TEST_RUNTIME=/mnt/host/baleia RUST_BACKTRACE=1; rc=0' > "$$share/run.sh"; \
 	build() { \
 	    exe=$$($(CGV2_CARGO) -p $$1 --test $$2 --message-format=json 2>/dev/null \

@@ -161,12 +161,31 @@ fn a_user_with_a_delegated_cgroup_gets_working_limits() {
         chown(&p, Some(USER), Some(USER)).unwrap();
     }
     env.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 4}});
-    env.sh("for i in 1 2 3 4 5 6 7 8; do sleep 1000 & done 2>/tmp/forks; touch /tmp/ready; wait");
+    // A subshell hits the limit (a shell that cannot fork exits), the init goes on; the
+    // ready mark by redirection and the last command by exec: no fork is left for them.
+    env.sh(
+        "(for i in 1 2 3 4 5 6 7 8; do sleep 1000 & done) 2>/tmp/forks; : >/tmp/ready; exec sleep 1000",
+    );
     save(&env);
     let b = env.bundle.to_str().unwrap().to_string();
     let id = env.id.clone();
-    let run = env.spawn_cmd(as_user(&xdg, Some(&session), &["run", "--bundle", &b, &id]));
-    env.wait_file("/tmp/ready");
+    let mut run = env.spawn_cmd(as_user(&xdg, Some(&session), &["run", "--bundle", &b, &id]));
+    let ready = env.rootfs.join("tmp/ready");
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        if let Ok(Some(st)) = run.child.try_wait() {
+            panic!(
+                "run exited ({st:?}) before the container was ready: {}",
+                fs::read_to_string(&run.stderr).unwrap_or_default()
+            );
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{} never appeared",
+            ready.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let st = output(as_user(&xdg, None, &["state", &id]));
     st.assert_ok("state as the user");
     let pid = serde_json::from_str::<Value>(&st.stdout).unwrap()["pid"]
