@@ -127,6 +127,7 @@ impl Drop for Delegated {
             if !self.0.exists() {
                 return;
             }
+            // rmdir answers EBUSY until the killed tasks have exited: nothing to wait on.
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
@@ -184,6 +185,7 @@ fn a_user_with_a_delegated_cgroup_gets_working_limits() {
             "{} never appeared",
             ready.display()
         );
+        // A bounded poll as common's wait_file, one that also sees run exit early.
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let st = output(as_user(&xdg, None, &["state", &id]));
