@@ -3,7 +3,8 @@
 #   - runtime-core's cgroup tests (the managers against the kernel's files), and
 #   - runtime-cli's cgroups_e2e tests: real containers through a static `baleia` binary
 #     (clone3 CLONE_INTO_CGROUP, cgroup.kill, cgroup.freeze, the eBPF device program), and
-#     runc_compat's, whose frozen-cgroup and OOM-event tests take the v2 paths there.
+#     runc_compat's, whose frozen-cgroup and OOM-event tests take the v2 paths there, and
+#     rootless_cgroup's: a user with a delegated subtree gets a cgroup with working limits.
 # Then no cgroup named baleia-test-* may be left. This machine mounts cgroup v1 (hybrid), so
 # without the VM the v2 code would go untested.
 #
@@ -20,7 +21,7 @@ TEST_TARGETS += test-cgroup-v2
 
 CGV2_TRIPLE := x86_64-unknown-linux-gnu
 CGV2_CORE_TESTS ?= cgroups
-CGV2_CLI_TESTS ?= cgroups_e2e runc_compat
+CGV2_CLI_TESTS ?= cgroups_e2e runc_compat rootless_cgroup
 CGV2_FILTER ?=
 CGV2_TIMEOUT ?= 300
 CGV2_CARGO = RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) test --release --no-run --target $(CGV2_TRIPLE)
@@ -33,9 +34,11 @@ cgroup-v2-deps:
 
 # Each test binary is found in cargo's JSON messages (its file name carries a hash; the cli
 # build also reports the baleia binary, hence the kind filter); a failed
-# build is re-run without the JSON so that its errors are readable.
+# build is re-run without the JSON so that its errors are readable. The share is opened (755):
+# rootless_cgroup runs /mnt/host/baleia as a user.
 test-cgroup-v2: rust cgroup-v2-deps
 	@share=$$(mktemp -d /tmp/baleia-cgv2.XXXXXX); trap 'rm -rf "$$share"' EXIT; \
+	chmod 755 "$$share"; \
 	echo 'export BALEIA_TEST_RUNTIME=/mnt/host/baleia RUST_BACKTRACE=1; rc=0' > "$$share/run.sh"; \
 	build() { \
 	    exe=$$($(CGV2_CARGO) -p $$1 --test $$2 --message-format=json 2>/dev/null \

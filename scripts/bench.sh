@@ -4,8 +4,9 @@
 #   scripts/bench.sh                                   # Debian's runc and crun
 #   CRUN=/path/crun-1.27.1 YOUKI=/path/youki RUNC=/usr/sbin/runc scripts/bench.sh
 #
-# For every runtime, in the same run: `run` of /bin/true, create + start + delete --force, and
-# `exec /bin/true` in a running container (hyperfine, RUNS timed runs after WARMUP, each
+# For every runtime, in the same run: `run` of /bin/true, create + start + delete --force, the
+# same in a new user namespace (0 -> 100000, 65536 ids: what a Kubernetes pod with
+# hostUsers: false asks for), and `exec /bin/true` in a running container (hyperfine, RUNS timed runs after WARMUP, each
 # iteration a fresh container id); the whole set is repeated REPS times (default 5), so that
 # each number comes with the median over the repetitions and their spread (lowest..highest of
 # the repetitions' medians). Then the peak RSS of `run` (GNU time, the highest of 5 runs), the
@@ -82,6 +83,8 @@ if [ "$BENCH_NS" = 1 ] && grep -q " $UNIFIED " /proc/self/mounts; then umount "$
 mkdir -p "$(dirname "$OUT")"
 OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 work=$(mktemp -d /tmp/baleia-bench.XXXXXX)
+# The user namespace containers' root (host uid 100000) walks to the shared rootfs.
+chmod 755 "$work"
 names=()
 declare -A bins vers
 cleanup() {
@@ -123,6 +126,12 @@ add_runtime() { # name binary
     # For exec: a container running sleep, in a cgroup of its own.
     jq --arg p "/baleia-bench/$n-x" '.process.args = ["sleep", "100000"] | .linux.cgroupsPath = $p' \
         "$work/b-$n/config.json" >"$work/bx-$n/config.json"
+    # With a user namespace: the maps are written by the runtime for every container.
+    mkdir -p "$work/bu-$n"
+    jq '.linux.namespaces += [{type: "user"}]
+        | .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+        | .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]' \
+        "$work/b-$n/config.json" >"$work/bu-$n/config.json"
     names+=("$n")
     bins[$n]=$b
     # The whole output first: a runtime that prints more lines than head reads can die of EPIPE.
@@ -138,6 +147,7 @@ add_runtime youki "$YOUKI"
 
 # A runtime that cannot run the bundle at all is left out rather than timed failing.
 usable=()
+declare -A userns_ok
 for n in "${names[@]}"; do
     rt="${bins[$n]} --root $work/root-$n"
     if ! $rt run --bundle "$work/b-$n" "smoke-$n" </dev/null >/dev/null 2>"$work/smoke-$n.err"; then
@@ -146,6 +156,11 @@ for n in "${names[@]}"; do
         echo "bench: skipping $n: it could not start its exec container: $(tail -n1 "$work/smoke-$n.err")" >&2
     else
         usable+=("$n")
+        if $rt run --bundle "$work/bu-$n" "smoke-u-$n" </dev/null >/dev/null 2>"$work/smoke-$n.err"; then
+            userns_ok[$n]=1
+        else
+            echo "bench: $n left out of the user namespace timing: $(tail -n1 "$work/smoke-$n.err")" >&2
+        fi
     fi
 done
 [ "${#usable[@]}" -gt 0 ] || { echo "bench: no runtime works" >&2; exit 1; }
@@ -155,6 +170,10 @@ cmd_run() { echo "${bins[$1]} --root $work/root-$1 run --bundle $work/b-$1 r\$\$
 cmd_csd() {
     local rt="${bins[$1]} --root $work/root-$1"
     echo "$rt create --bundle $work/b-$1 c\$\$ && $rt start c\$\$ && $rt delete --force c\$\$"
+}
+cmd_csdu() {
+    local rt="${bins[$1]} --root $work/root-$1"
+    echo "$rt create --bundle $work/bu-$1 u\$\$ && $rt start u\$\$ && $rt delete --force u\$\$"
 }
 cmd_exec() { echo "${bins[$1]} --root $work/root-$1 exec x-$1 /bin/true"; }
 
@@ -181,10 +200,14 @@ watchdog_pid=$!
 samples=$work/samples.jsonl
 : >"$samples"
 for ((rep = 1; rep <= REPS; rep++)); do
-    for op in run csd exec; do
+    for op in run csd csdu exec; do
         while :; do
             args=()
-            for n in "${usable[@]}"; do args+=(-n "$n" "$("cmd_$op" "$n")"); done
+            for n in "${usable[@]}"; do
+                [ "$op" = csdu ] && [ -z "${userns_ok[$n]:-}" ] && continue
+                args+=(-n "$n" "$("cmd_$op" "$n")")
+            done
+            [ "${#args[@]}" -gt 0 ] || break
             if hyperfine --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/hf.json" "${args[@]}" \
                 </dev/null >"$work/hyperfine.log" 2>&1; then
                 break
@@ -201,6 +224,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
             watchdog &
             watchdog_pid=$!
         done
+        [ "${#args[@]}" -gt 0 ] || continue
         jq -c --arg op "$op" --argjson rep "$rep" \
             '.results[] | {op: $op, rep: $rep, name: .command, median: (.median * 1000), mean: (.mean * 1000)}' \
             "$work/hf.json" >>"$samples"
@@ -281,8 +305,8 @@ echo
 echo "### medians over $REPS repetitions (spread: lowest..highest repetition), ratio to crun within each repetition"
 jq -r '
   def f: if . == null then "-" else . * 100 | round / 100 | tostring end;
-  ["run", "csd", "exec"] as $ops
-  | {run: "run /bin/true", csd: "create+start+delete", exec: "exec /bin/true"} as $title
+  ["run", "csd", "csdu", "exec"] as $ops
+  | {run: "run /bin/true", csd: "create+start+delete", csdu: "c+s+d, user ns", exec: "exec /bin/true"} as $title
   | $ops[] as $op | .runtimes[] | select(.ops[$op])
   | [$title[$op], "\(.name) \(.version)", (.ops[$op].ms.median | f), "\(.ops[$op].ms.min | f)..\(.ops[$op].ms.max | f)",
      (.ops[$op].ratio.median | f), "\(.ops[$op].ratio.min | f)..\(.ops[$op].ratio.max | f)"] | @tsv' "$OUT" |

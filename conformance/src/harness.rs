@@ -253,6 +253,7 @@ pub struct Ctx {
     cgroups: Vec<String>,
     guards: Vec<(PathBuf, String)>,
     netns: Vec<String>,
+    host_mounts: Vec<PathBuf>,
     /// Short name of the runtime ("runc", "crun", "baleia"), for skips.
     pub runtime_name: String,
 }
@@ -280,6 +281,7 @@ impl Ctx {
             cgroups: Vec::new(),
             guards: Vec::new(),
             netns: Vec::new(),
+            host_mounts: Vec::new(),
             runtime_name,
         }
     }
@@ -389,6 +391,27 @@ impl Ctx {
             ));
         }
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// Mounts a filesystem of `fstype` on `target` (created) on the host, for a test that
+    /// needs a submount or a filesystem of a given kind in a bind source; unmounted (lazily,
+    /// after the containers are gone) at cleanup.
+    pub fn host_mount(&mut self, fstype: &str, target: &Path, options: &str) -> TestResult {
+        std::fs::create_dir_all(target).map_err(|e| infra("mkdir of a host mount point", e))?;
+        let o = std::process::Command::new("mount")
+            .args(["-t", fstype, "-o", options, &format!("bc-{fstype}")])
+            .arg(target)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| infra("mount", e))?;
+        if !o.status.success() {
+            return Err(skip(format!(
+                "cannot mount {fstype} on the host: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )));
+        }
+        self.host_mounts.push(target.to_path_buf());
+        Ok(())
     }
 
     /// Registers a host pid to SIGKILL at cleanup (e.g. detached exec processes).
@@ -676,6 +699,15 @@ impl Ctx {
         for ns in std::mem::take(&mut self.netns) {
             // Its dummy interfaces go with it.
             let _ = self.ip(&["netns", "delete", &ns]);
+        }
+        // Innermost first; lazily, so that nothing a failing runtime left open keeps the
+        // scratch directory from going.
+        for m in std::mem::take(&mut self.host_mounts).into_iter().rev() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&m)
+                .stdin(Stdio::null())
+                .status();
         }
         for (p, v) in std::mem::take(&mut self.guards) {
             if std::fs::read_to_string(&p).ok().as_deref() != Some(v.as_str()) {

@@ -106,6 +106,19 @@ fn cstr(p: &str) -> Option<CString> {
     CString::new(p.as_bytes()).ok()
 }
 
+/// Seconds on the clocks a time namespace offsets, as this process sees them.
+fn clocks() -> Value {
+    let read = |id: libc::clockid_t| {
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        // SAFETY: clock_gettime fills the struct we own.
+        if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+            return Value::Null;
+        }
+        json!(ts.tv_sec)
+    };
+    json!({"monotonic": read(libc::CLOCK_MONOTONIC), "boottime": read(libc::CLOCK_BOOTTIME)})
+}
+
 /// Parses `Key:\tvalue` lines of /proc/self/status into a map.
 ///
 /// ```
@@ -569,6 +582,7 @@ pub fn collect(opts: &Options) -> Value {
         "mempolicy": mempolicy(),
         "personality": personality(),
         "interfaces": interfaces(),
+        "clocks": clocks(),
     });
     let mut read = Map::new();
     for p in &opts.read {

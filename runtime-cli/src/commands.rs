@@ -179,14 +179,15 @@ fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions, keep: bool
 }
 
 /// runc's default roots: /run/baleia for root, $XDG_RUNTIME_DIR/baleia for a user (or root in a
-/// rootless engine's user namespace, where $USER still names the user).
+/// rootless engine's user namespace, unless $USER says root: conmon, which runs the runtime
+/// for rootless podman, passes no $USER at all).
 fn state_root(cli: &Cli) -> PathBuf {
     if let Some(r) = &cli.root {
         return r.clone();
     }
     let user = !nix::unistd::geteuid().is_root()
         || (runtime_core::rootless_by_default()
-            && std::env::var("USER").is_ok_and(|u| u != "root"));
+            && std::env::var_os("USER").is_none_or(|u| u != "root"));
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) if user => PathBuf::from(dir).join("baleia"),
         _ => PathBuf::from("/run/baleia"),

@@ -258,3 +258,39 @@ fn a_cgroup_the_spec_names_is_not_done_without() {
     );
     env.assert_no_trace(&env.id);
 }
+
+#[test]
+fn several_ranges_without_newuidmap_in_path_are_refused() {
+    let Some((mut env, xdg)) = user_env("rl-nohelper") else {
+        return;
+    };
+    env.config["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": USER, "size": 1},
+        {"containerID": 1, "hostID": 300000, "size": 1000}
+    ]);
+    save(&env, &env.id);
+    let b = env.bundle.to_str().unwrap().to_string();
+    // A PATH with nothing in it: the helper cannot be found.
+    let empty = env.dir.join("empty-path");
+    fs::create_dir(&empty).unwrap();
+    let mut c = Command::new("setpriv");
+    c.arg(format!("--reuid={USER}"))
+        .arg(format!("--regid={USER}"))
+        .arg("--clear-groups")
+        .arg("/usr/bin/env")
+        .arg(format!("PATH={}", empty.display()))
+        .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
+        .arg(runtime())
+        .args(["run", "--bundle", &b, &env.id])
+        .stdin(Stdio::null());
+    let out = output(c);
+    out.assert_fail("run with several ranges and no newuidmap");
+    // runc: "mapping tool not present"; baleia names the helper and the package.
+    let reason = if is_runc() {
+        out.stderr.contains("mapping tool not present")
+    } else {
+        out.stderr.contains("needs newuidmap") && out.stderr.contains("not in PATH")
+    };
+    assert!(reason, "error: {}", out.stderr);
+    env.assert_no_trace(&env.id);
+}

@@ -187,6 +187,11 @@ fn bad_mappings_and_offsets_are_refused_and_leave_nothing() {
             "not mapped",
         ),
         (
+            "out-of-range",
+            json!({"uidMappings": [{"containerID": 0, "hostID": 4294967000u64, "size": 65536}]}),
+            "beyond the id range",
+        ),
+        (
             "zero-size",
             json!({"gidMappings": [{"containerID": 0, "hostID": 100000, "size": 0}]}),
             "size must not be 0",
@@ -369,4 +374,102 @@ fn idmapped_mounts_that_cannot_be_made_are_refused() {
         assert!(o.stderr.contains("must be given together"), "{o}");
     }
     env.assert_no_trace(&id);
+}
+
+/// ramfs has no id-mapped mounts: the error names the mount and the filesystem.
+#[test]
+fn an_idmapped_mount_the_filesystem_refuses_is_an_error() {
+    if runtime_lacks("idmapped mounts", "runc < 1.2") {
+        return;
+    }
+    let Some(mut env) = userns_env("idmapfs") else {
+        return;
+    };
+    let src = env.dir.join("ramfs");
+    std::fs::create_dir_all(&src).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "ramfs", "baleia-ramfs"])
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(src.clone());
+    env.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/v", "type": "bind", "source": src, "options": ["rbind", "idmap"]}),
+    );
+    env.set_args(&["true"]);
+    let o = env.run();
+    o.assert_fail("idmap on ramfs");
+    if !is_runc() {
+        assert!(
+            o.stderr.contains("/v") && o.stderr.contains("ramfs") && o.stderr.contains("EINVAL"),
+            "{o}"
+        );
+    }
+    env.assert_no_trace(&env.id);
+}
+
+/// A user namespace path that names another kind of namespace.
+#[test]
+fn a_user_namespace_path_that_is_not_one_is_an_error() {
+    let Some(mut env) = setup("usnotuser") else {
+        return;
+    };
+    env.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": "/proc/self/ns/net"}));
+    // No mappings: a joined user namespace has its own (runc 1.1 refuses for that reason).
+    env.set_args(&["true"]);
+    let o = env.run();
+    o.assert_fail("a network namespace as the user namespace");
+    if !is_runc() {
+        assert!(
+            o.stderr.contains("/proc/self/ns/net") && o.stderr.contains("not a user namespace"),
+            "{o}"
+        );
+    }
+    env.assert_no_trace(&env.id);
+}
+
+/// A user namespace joined by path without mappings of its own: the container is the joined
+/// namespace's root, and the /dev it makes there is its own (host ids are unmapped in it).
+#[test]
+fn a_joined_user_namespace_without_mappings() {
+    if runtime_lacks("joining a user namespace without mappings", "runc < 1.2") {
+        return;
+    }
+    let Some(mut first) = userns_env("usjoinee") else {
+        return;
+    };
+    first.set_args(&["sleep", "1000"]);
+    let id = first.id.clone();
+    first.create().assert_ok("create the first container");
+    let pid = first.state(&id)["pid"].as_i64().unwrap();
+    let Some(mut env) = userns_env("usjoiner") else {
+        return;
+    };
+    let linux = env.config["linux"].as_object_mut().unwrap();
+    linux.remove("uidMappings");
+    linux.remove("gidMappings");
+    for ns in linux["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "user" {
+            ns["path"] = json!(format!("/proc/{pid}/ns/user"));
+        }
+    }
+    env.sh("id -u; readlink /proc/self/ns/user; ls /dev/pts/ptmx");
+    let o = env.run();
+    o.assert_ok("run in a joined user namespace");
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(
+        o.stdout.lines().collect::<Vec<_>>(),
+        ["0", want.to_str().unwrap(), "/dev/pts/ptmx"],
+        "{o}"
+    );
 }

@@ -442,7 +442,9 @@ impl Runtime {
                         "rootless: linux.resources.{field} needs a cgroup, and {e}"
                     )));
                 }
-                log::info!("rootless: the container runs without a cgroup ({e})");
+                // A warning, so that it is in the log at the default level: a user who
+                // expected limits or stats learns why there are none.
+                log::warn!("rootless: the container runs without a cgroup ({e})");
                 no_cgroup = cgroups::manager(&no_paths);
                 (&no_paths, no_cgroup.as_ref())
             }

@@ -24,6 +24,7 @@ pub mod ns;
 pub mod ops;
 pub mod process;
 pub mod sec;
+pub mod userns;
 
 /// Every test, in the order the suite runs them.
 pub fn all() -> Vec<Test> {
@@ -40,5 +41,6 @@ pub fn all() -> Vec<Test> {
     v.extend(flags::tests());
     v.extend(notify::tests());
     v.extend(netdev::tests());
+    v.extend(userns::tests());
     v
 }

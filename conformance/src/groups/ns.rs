@@ -143,9 +143,14 @@ fn wrong_type_path_fails(c: &mut Ctx) -> TestResult {
     // setns(2) refuses a namespace of another type with EINVAL; runc logs it
     // from its C stage at level "fatal". crun 1.8 sometimes loses its child's
     // message and reports only the sync socket the dead child left broken.
+    // baleia checks the type before the clone and names both.
     c.create_fails(
         &cfg,
-        &[&["invalid argument"], &["sync socket", "broken pipe"]],
+        &[
+            &["invalid argument"],
+            &["sync socket", "broken pipe"],
+            &["/proc/self/ns/ipc", "not a net namespace"],
+        ],
     )
     .map(|_| ())
 }

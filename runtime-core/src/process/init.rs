@@ -275,19 +275,7 @@ impl Init {
         if self.dumpable_for_maps {
             dumpable(0)?;
         }
-        // Raw syscalls: glibc's would wait for the caller's other threads (see capabilities).
-        // SAFETY: plain syscalls with integer arguments.
-        unsafe {
-            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 {
-                return Err(Errno::last())
-                    .or_fail(|b| write!(b, "become gid 0 in the user namespace"));
-            }
-            if libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
-                return Err(Errno::last())
-                    .or_fail(|b| write!(b, "become uid 0 in the user namespace"));
-            }
-        }
-        Ok(())
+        become_root("the user namespace")
     }
 
     /// The middle process of [`TwoStep`]: join, make the user namespace, unshare the rest,
@@ -312,6 +300,10 @@ impl Init {
         }
         if self.new_user {
             self.become_root_of_new_user_namespace()?;
+        } else if self.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER) {
+            // setns(2) keeps our host ids, which a joined namespace does not map: files we
+            // made in it (the /dev tmpfs's nodes) would fail with EOVERFLOW.
+            become_root("the joined user namespace")?;
         }
         if t.unshare != 0 {
             sys::unshare(t.unshare).or_fail(|b| write!(b, "unshare the container's namespaces"))?;
@@ -403,4 +395,19 @@ fn host_pid() -> CResult<i32> {
 /// The C string for a keyring name, prepared in the parent.
 pub(crate) fn keyring_name(id: &str) -> Option<CString> {
     CString::new(format!("_ses.{id}")).ok()
+}
+
+/// Become uid and gid 0 of the user namespace we are in (`which` names it in the error).
+fn become_root(which: &'static str) -> CResult<()> {
+    // Raw syscalls: glibc's would wait for the caller's other threads (see capabilities).
+    // SAFETY: plain syscalls with integer arguments.
+    unsafe {
+        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 {
+            return Err(Errno::last()).or_fail(|b| write!(b, "become gid 0 in {which}"));
+        }
+        if libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
+            return Err(Errno::last()).or_fail(|b| write!(b, "become uid 0 in {which}"));
+        }
+    }
+    Ok(())
 }

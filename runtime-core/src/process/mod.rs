@@ -67,6 +67,37 @@ fn ns_flag(t: LinuxNamespaceType) -> i32 {
     }
 }
 
+/// setns(2) would refuse a namespace of another type with a bare EINVAL, from the child: say
+/// before the clone what the path is instead (a path that is no namespace at all, too).
+fn check_ns_type(fd: &OwnedFd, want: i32, typ: LinuxNamespaceType, path: &Path) -> Result<()> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: an ioctl without arguments on an fd we own.
+    let got = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if got == want {
+        return Ok(());
+    }
+    let seen = [
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::User,
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Time,
+    ]
+    .into_iter()
+    .find(|t| ns_flag(*t) == got)
+    .map_or_else(
+        || "not a namespace at all".to_string(),
+        |t| format!("of type {t}"),
+    );
+    Err(Error::Spec(format!(
+        "linux.namespaces: {} is not a {typ} namespace (it is {seen})",
+        path.display()
+    )))
+}
+
 /// True when the spec gives the container its own pid namespace (new or joined).
 pub(crate) fn has_pid_ns(spec: &Spec) -> bool {
     namespaces(spec).any(|n| n.typ() == LinuxNamespaceType::Pid)
@@ -125,6 +156,7 @@ fn plan_namespaces(spec: &Spec, born_in_cgroup: bool) -> Result<NsPlan> {
             Some(path) => {
                 let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
                     .ctx(|| format!("open namespace {} {}", ns.typ(), path.display()))?;
+                check_ns_type(&fd, flag, ns.typ(), path)?;
                 if flag == libc::CLONE_NEWPID {
                     plan.pid_join = Some(fd);
                 } else {
@@ -280,7 +312,11 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         l.cgroup_paths,
         crate::rootfs::NsView {
             mount: ns.has_mnt,
-            user: ns.new_user || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER),
+            // A rootless engine (podman) runs us as root of its own user namespace and asks
+            // for none: mknod is refused there all the same, and bind flags are locked.
+            user: ns.new_user
+                || ns.joins.iter().any(|j| j.nstype == libc::CLONE_NEWUSER)
+                || crate::namespaces::in_user_namespace(),
             maps: container_maps
                 .as_ref()
                 .map(|m| (m.uid_text(), m.gid_text())),

@@ -231,7 +231,8 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
             ChildError::sys(
                 e,
                 format_args!(
-                    "{what}: make it id-mapped (filesystem type {:#x} may not support idmapped mounts)",
+                    "{what}: make it id-mapped (the filesystem, {} ({:#x}), may not support idmapped mounts)",
+                    super::fs_name(st.f_type),
                     st.f_type
                 ),
             )

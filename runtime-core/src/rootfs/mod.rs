@@ -29,6 +29,32 @@ use resolve::InRoot;
 use crate::cgroups::CgroupPaths;
 use crate::error::{absolute, Error, IoContext, Result};
 
+/// The name of a filesystem from its statfs(2) magic, for errors that must say which
+/// filesystem refused (syscall-only: the container's child uses it too).
+pub(crate) fn fs_name(magic: i64) -> &'static str {
+    match magic {
+        0x858458f6 => "ramfs",
+        0x01021994 => "tmpfs",
+        0x9fa0 => "proc",
+        0x62656572 => "sysfs",
+        0x1cd1 => "devpts",
+        0x19800202 => "mqueue",
+        0x63677270 => "cgroup2",
+        0x0027e0eb => "cgroup",
+        0x794c7630 => "overlay",
+        0xef53 => "ext4",
+        0x58465342 => "xfs",
+        0x9123683e => "btrfs",
+        0x6969 => "nfs",
+        0x65735546 => "fuse",
+        0x73717368 => "squashfs",
+        0x01021997 => "9p",
+        0x4d44 => "vfat",
+        0xf2f52010 => "f2fs",
+        _ => "unknown",
+    }
+}
+
 fn cstring(s: impl AsRef<[u8]>, what: &str) -> Result<CString> {
     CString::new(s.as_ref()).map_err(|_| Error::Spec(format!("{what} contains a NUL byte")))
 }
@@ -217,10 +243,13 @@ impl RootfsPlan {
             }
             crate::sys::mount_setattr_idmap(t, idmap.recursive, userns.as_raw_fd()).map_err(|e| {
                 let fs = nix::sys::statfs::fstatfs(&tree)
-                    .map(|s| format!("{:#x}", s.filesystem_type().0))
+                    .map(|s| {
+                        let m = s.filesystem_type().0;
+                        format!("{} ({m:#x})", fs_name(m))
+                    })
                     .unwrap_or_else(|_| "?".into());
                 Error::sys(
-                    format!("{what}: make it id-mapped (the filesystem, type {fs}, may not support idmapped mounts)"),
+                    format!("{what}: make it id-mapped (the filesystem, {fs}, may not support idmapped mounts)"),
                     e,
                 )
             })?;
