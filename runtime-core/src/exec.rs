@@ -183,7 +183,7 @@ fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
 pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     let p = &opts.process;
     crate::spec::validate_process(p)?;
-    let terminal = crate::check_console(p, opts.console_socket.as_deref())?;
+    let terminal = crate::container::check_console(p, opts.console_socket.as_deref())?;
     let seccomp = match &rec.seccomp {
         Some(profile) => Some(crate::seccomp::compile(profile)?),
         None => None,
@@ -225,7 +225,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     let pidfd_sock = opts
         .pidfd_socket
         .as_deref()
-        .map(crate::connect_pidfd_socket)
+        .map(crate::container::connect_pidfd_socket)
         .transpose()?;
     let (parent_sock, child_sock) = process::sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
@@ -273,7 +273,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
         agent.as_ref(),
     )
     .and_then(|pid| match &pidfd_sock {
-        Some(sock) => crate::send_pidfd(sock, pid, "setns")
+        Some(sock) => crate::container::send_pidfd(sock, pid, "setns")
             .map(|()| pid)
             .inspect_err(|_| {
                 let _ =
@@ -364,7 +364,7 @@ fn parent_side(
     })?;
     if let Some(pf) = &opts.pid_file {
         // The caller cannot track a process whose pid it was not given: end it (runc does).
-        if let Err(e) = crate::write_pid_file(pf, pid) {
+        if let Err(e) = crate::container::write_pid_file(pf, pid) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
             return Err(e);

@@ -303,7 +303,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     let hooks = spec.hooks().as_ref();
     let annotations = spec.annotations().clone().unwrap_or_default();
     let state =
-        |status: &str| crate::hook_state_value(l.id, status, 0, &l.bundle.dir, &annotations);
+        |status: &str| crate::hooks::state_value(l.id, status, 0, &l.bundle.dir, &annotations);
     let create_hooks = HookSet::new(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
