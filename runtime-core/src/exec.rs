@@ -287,7 +287,12 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
     let outcome = match result {
         Ok(pid) if opts.detach => Ok(pid),
         Ok(pid) => match &forwarding {
-            Some(f) => crate::signal::forward_until_exit(pid, f),
+            // exec's one i32 is a pid or a status: a shell's status until it gets an
+            // ExitStatus of its own as `run` has.
+            Some(f) => crate::signal::forward_until_exit(pid, f).map(|s| match s {
+                crate::signal::ExitStatus::Signaled(sig) => 128 + sig.as_raw(),
+                crate::signal::ExitStatus::Exited(code) => code,
+            }),
             None => Ok(pid),
         },
         Err(e) => Err(e),

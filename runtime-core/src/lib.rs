@@ -37,6 +37,7 @@ pub use container::list::ContainerState;
 pub use error::{Error, ErrorKind, Result};
 pub use exec::ExecOptions;
 pub use selfexe::{protect_binary, protection, Protection};
+pub use signal::ExitStatus;
 pub use state::Status;
 
 /// A handle on a state root: every container operation goes through it.
@@ -102,20 +103,20 @@ impl Runtime {
         container::run::run_detached(self, id, opts)
     }
 
-    /// Run container `id` attached: create, start, forward signals, wait, delete. Returns the
-    /// exit status runc's `run` would exit with (the init's status, or 128+n when killed by n).
+    /// Create, start, forward signals to the init, wait for it, delete: an attached `run`.
     ///
     /// ```no_run
     /// let opts = runtime_core::CreateOptions::new("/srv/bundles/job");
     /// let status = runtime_core::Runtime::new("/run/baleia").run("job", &opts).unwrap();
+    /// println!("exit code {:?}, killed by {:?}", status.code(), status.signal());
     /// ```
-    pub fn run(&self, id: &str, opts: &CreateOptions) -> Result<i32> {
+    pub fn run(&self, id: &str, opts: &CreateOptions) -> Result<ExitStatus> {
         container::run::run(self, id, opts, false)
     }
 
     /// [`run`](Runtime::run) (and its example); with `keep` (runc's `run --keep`) the stopped
     /// container stays.
-    pub fn run_with(&self, id: &str, opts: &CreateOptions, keep: bool) -> Result<i32> {
+    pub fn run_with(&self, id: &str, opts: &CreateOptions, keep: bool) -> Result<ExitStatus> {
         container::run::run(self, id, opts, keep)
     }
 
@@ -154,9 +155,8 @@ impl Runtime {
         container::kill::kill(self, id, signal, all)
     }
 
-    /// Delete container `id`: a stopped one is removed; a created one is killed first; a running
-    /// or paused one only with `force`, which also takes an unknown id for deleted. What a
-    /// `create` that died before recording its container made (its cgroup) is removed too.
+    /// Delete container `id`: a stopped or created one (killed first), a running or paused one
+    /// with `force` only (which takes an unknown id as deleted), what a crashed `create` left.
     ///
     /// ```no_run
     /// use runtime_core::{DeleteOptions, Runtime};
@@ -181,7 +181,7 @@ impl Runtime {
         container::exec::exec(self, id, opts)
     }
 
-    /// The process of the container's spec, the base of an `exec` (see [`exec`](Runtime::exec)).
+    /// The process of the container's spec, the base of an [`exec`](Runtime::exec)'s.
     pub fn spec_process(&self, id: &str) -> Result<oci_spec::runtime::Process> {
         Ok(self.record(id)?.process.unwrap_or_default())
     }

@@ -2,9 +2,10 @@
 
 use super::delete;
 use crate::error::Result;
-use crate::{signal, CreateOptions, Runtime};
+use crate::signal::{self, ExitStatus};
+use crate::{CreateOptions, Runtime};
 
-pub(crate) fn run(rt: &Runtime, id: &str, opts: &CreateOptions, keep: bool) -> Result<i32> {
+pub(crate) fn run(rt: &Runtime, id: &str, opts: &CreateOptions, keep: bool) -> Result<ExitStatus> {
     let forwarded = signal::block_forwarded()?;
     let pid = match rt.create(id, opts) {
         Ok(pid) => pid,
