@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
@@ -19,7 +19,6 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
-use crate::cgroups::CgroupPaths;
 use crate::child::{self, msg, CResult, ChildError, OrFail};
 use crate::error::{Error, Result, SysContext};
 use crate::process::attrs::ContainerAttrs;
@@ -58,63 +57,6 @@ pub struct ExecOptions {
     pub cgroup: Vec<String>,
     /// A unix socket to send a pidfd of the process to (payload `setns`).
     pub pidfd_socket: Option<PathBuf>,
-}
-
-/// The container's cgroup paths with `--cgroup` applied: each sub-cgroup must exist, and
-/// stays inside the container's cgroup.
-fn exec_cgroups(base: &CgroupPaths, specs: &[String]) -> Result<CgroupPaths> {
-    let mut paths = base.clone();
-    let v2 = base.unified_only().is_some();
-    let mut whole: Option<&str> = None;
-    for spec in specs {
-        let (ctrls, sub) = match spec.split_once(':') {
-            Some((c, s)) => (Some(c), s),
-            None => (None, spec.as_str()),
-        };
-        let bad = |why: &str| Error::Spec(format!("exec --cgroup {spec:?}: {why}"));
-        let rel = Path::new(sub);
-        if sub.is_empty()
-            || rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(bad(
-                "the sub-cgroup must be a relative path inside the container's cgroup",
-            ));
-        }
-        let keys: Vec<String> = match ctrls {
-            None => {
-                if whole.replace(sub).is_some() {
-                    return Err(bad("only one sub-cgroup may be given for every controller"));
-                }
-                base.0.keys().cloned().collect()
-            }
-            Some(_) if v2 => {
-                return Err(bad(
-                    "cgroup v2 has no per-controller sub-cgroups: give the path alone",
-                ))
-            }
-            Some(list) => {
-                let keys: Vec<String> = list.split(',').map(str::to_string).collect();
-                if let Some(k) = keys
-                    .iter()
-                    .find(|k| k.is_empty() || !base.0.contains_key(*k))
-                {
-                    return Err(bad(&format!("no cgroup v1 controller {k:?} on this host")));
-                }
-                keys
-            }
-        };
-        for k in keys {
-            let dir = base.0[&k].join(rel);
-            if !dir.is_dir() {
-                return Err(bad(&format!("{} does not exist", dir.display())));
-            }
-            paths.0.insert(k, dir);
-        }
-    }
-    Ok(paths)
 }
 
 impl ExecOptions {
@@ -221,7 +163,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions) -> Result<i32> {
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
     };
-    let cgroup = crate::cgroups::manager(&exec_cgroups(&rec.cgroup_paths, &opts.cgroup)?);
+    let cgroup = crate::cgroups::manager(&rec.cgroup.with_sub_cgroups(&opts.cgroup)?);
     let pidfd_sock = opts
         .pidfd_socket
         .as_deref()

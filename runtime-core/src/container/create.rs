@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::delete;
-use crate::cgroups::{self, CgroupManager, CgroupPaths};
+use crate::cgroups::{self, Cgroup, CgroupManager};
 use crate::error::{Error, Result};
 use crate::spec::Bundle;
 use crate::state::{self, Intent, Record};
@@ -125,7 +125,7 @@ pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
-    let paths = CgroupPaths::resolve(cgroups_path.as_deref(), id)?;
+    let placement = Cgroup::resolve(cgroups_path.as_deref(), id)?;
     let resources = with_default_device_rules(
         bundle
             .spec
@@ -151,14 +151,14 @@ pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32
         None => Vec::new(),
     };
     // Before anything exists: a frozen cgroup would freeze the init, and us waiting on it.
-    cgroups::manager(&paths).refuse_frozen()?;
+    cgroups::manager(&placement).refuse_frozen()?;
     let lock = rt.store.reserve(id)?;
-    let cgroup = cgroups::manager(&paths);
+    let cgroup = cgroups::manager(&placement);
     // Said before the cgroup is made, so that a create killed from here on leaves a state
     // directory that names everything delete has to undo.
     let intent = Intent {
-        cgroup_paths: paths.clone(),
-        cgroup_existed: paths.0.values().any(|d| d.exists()),
+        cgroup: placement.clone(),
+        cgroup_existed: placement.exists(),
     };
     let made = rt.store.save_intent(id, &intent).and_then(|()| {
         create_locked(
@@ -166,7 +166,7 @@ pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32
             id,
             opts,
             &bundle,
-            &paths,
+            &placement,
             cgroup.as_ref(),
             resources.as_ref(),
             (seccomp, rdt.as_ref()),
@@ -189,7 +189,7 @@ fn create_locked(
     id: &str,
     opts: &CreateOptions,
     bundle: &Bundle,
-    paths: &CgroupPaths,
+    placement: &Cgroup,
     cgroup: &dyn CgroupManager,
     resources: Option<&oci_spec::runtime::LinuxResources>,
     (seccomp, rdt): (Option<seccomp::Program>, Option<&intel_rdt::Plan>),
@@ -197,14 +197,14 @@ fn create_locked(
 ) -> Result<i32> {
     let created = time::rfc3339_now();
     let state_dir = rt.store.dir(id);
-    let no_paths = CgroupPaths::default();
+    let none = Cgroup::none();
     let no_cgroup;
-    let (paths, cgroup) = match cgroup.create() {
+    let (placement, cgroup) = match cgroup.create() {
         Ok(()) => {
             if let Some(r) = resources {
                 cgroup.apply_resources(r)?;
             }
-            (paths, cgroup)
+            (placement, cgroup)
         }
         // As runc: only the default cgroup may be done without; one the spec names is
         // wanted, and not having it is an error.
@@ -216,8 +216,8 @@ fn create_locked(
                 )));
             }
             log::info!("rootless: the container runs without a cgroup ({e})");
-            no_cgroup = cgroups::manager(&no_paths);
-            (&no_paths, no_cgroup.as_ref())
+            no_cgroup = cgroups::manager(&none);
+            (&none, no_cgroup.as_ref())
         }
         Err(e) => return Err(e.into()),
     };
@@ -239,7 +239,7 @@ fn create_locked(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds + opts.listen_fds,
-        cgroup_paths: paths,
+        cgroup_paths: &placement.paths,
         cgroup,
         seccomp,
         net_devices,
@@ -278,7 +278,7 @@ fn create_locked(
                 id,
                 opts,
                 bundle,
-                paths,
+                placement,
                 created,
                 pid,
                 (group.clone(), net),
@@ -300,7 +300,7 @@ fn record_created(
     id: &str,
     opts: &CreateOptions,
     bundle: &Bundle,
-    paths: &CgroupPaths,
+    placement: &Cgroup,
     created: String,
     pid: i32,
     (intel_rdt, net_devices): (Option<intel_rdt::Group>, Vec<(String, String)>),
@@ -317,7 +317,7 @@ fn record_created(
         rootfs: bundle.rootfs.clone(),
         created,
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        cgroup_paths: paths.clone(),
+        cgroup: placement.clone(),
         host_pid_ns: !process::has_pid_ns(&bundle.spec),
         hooks: bundle.spec.hooks().clone(),
         process: bundle.spec.process().clone(),
