@@ -41,10 +41,20 @@ pub use validate::validate_resources;
 /// Keys are v1 controller names as mounted (`"cpu"`, `"memory"`, `"name=systemd"`, ...) and `""`
 /// for the cgroup2 (unified) hierarchy; values are absolute directories under /sys/fs/cgroup.
 /// Controllers mounted together (`cpu,cpuacct`) each get a key, with the same directory.
+///
+/// ```
+/// use std::path::PathBuf;
+/// let p = runtime_core::cgroups::CgroupPaths([(String::new(), PathBuf::from("/sys/fs/cgroup/web"))].into());
+/// assert_eq!(p.unified_only(), Some(std::path::Path::new("/sys/fs/cgroup/web")));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupPaths(pub BTreeMap<String, PathBuf>);
 
 /// The cgroup layout of the host.
+///
+/// ```
+/// let hybrid = runtime_core::cgroups::detect().is_ok_and(|l| l == runtime_core::cgroups::Layout::Hybrid);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
@@ -199,6 +209,11 @@ impl CgroupError {
 
 /// Everything that can go wrong in this module. Messages name the file or path and carry the
 /// errno text of the failing syscall.
+///
+/// ```
+/// let e = runtime_core::cgroups::CgroupPaths::resolve(Some("/../etc"), "x").unwrap_err();
+/// assert!(e.to_string().contains("escapes its parent"), "{e}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// A syscall on a cgroup file or directory failed.
@@ -535,8 +550,8 @@ pub(crate) enum ContainerView<'a> {
 /// unified directory of hybrid hosts) and for cgroup v2.
 ///
 /// ```no_run
-/// use runtime_core::cgroups::{manager, CgroupPaths, CgroupManager};
-/// let cg = manager(&CgroupPaths::resolve(Some("/baleia-doc"), "doc")?);
+/// use runtime_core::cgroups::{manager, Cgroup, CgroupManager};
+/// let cg = manager(&Cgroup::resolve(Some("/baleia-doc"), "doc")?);
 /// cg.freeze()?;
 /// assert!(cg.is_frozen()?);
 /// cg.thaw()?;
