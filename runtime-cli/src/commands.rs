@@ -109,7 +109,7 @@ fn run_command(cli: &Cli) -> Result<u8> {
                 let code = if opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
                     run_with_terminal(&rt, id, opts, *keep)?
                 } else {
-                    rt.run_with(id, &opts, *keep)?
+                    shell_status(rt.run_with(id, &opts, *keep)?)
                 };
                 log::debug!(
                     "run {id}: the container exited with status {code}{}",
@@ -160,6 +160,15 @@ fn wants_terminal(bundle: &Path) -> bool {
 /// A foreground `run` of a process with a terminal and no console socket: create with a
 /// console socket of our own, start, and proxy the terminal to our stdio until the init exits
 /// (then delete, as `run` does).
+/// runc's (and a shell's) exit status for a process: its code, or 128+n when signal n killed it.
+fn shell_status(s: runtime_core::ExitStatus) -> i32 {
+    match (s.code(), s.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig.as_raw(),
+        (None, None) => 1,
+    }
+}
+
 fn run_with_terminal(rt: &Runtime, id: &str, mut opts: CreateOptions, keep: bool) -> Result<i32> {
     let console = crate::tty::OwnConsole::new()?;
     opts.console_socket = Some(console.path().to_path_buf());

@@ -167,9 +167,9 @@ impl Error {
             Error::Sys { .. } | Error::Io { .. } => ErrorKind::Sys,
             Error::Init(_) => ErrorKind::Init,
             Error::Hook(_) => ErrorKind::Hook,
-            Error::Cgroup(C::InvalidPath { .. } | C::InvalidResource { .. }) => {
-                ErrorKind::InvalidSpec
-            }
+            Error::Cgroup(
+                C::InvalidPath { .. } | C::InvalidResource { .. } | C::SubCgroup { .. },
+            ) => ErrorKind::InvalidSpec,
             Error::Cgroup(C::Unsupported { .. }) => ErrorKind::Unsupported,
             Error::Cgroup(C::Frozen { .. }) => ErrorKind::InvalidState,
             Error::Cgroup(C::Io { .. } | C::Bpf { .. } | C::Busy { .. }) => ErrorKind::Sys,

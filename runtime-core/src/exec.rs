@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
@@ -19,7 +19,6 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
-use crate::cgroups::CgroupPaths;
 use crate::child::{self, msg, CResult, ChildError, OrFail};
 use crate::error::{Error, Result, SysContext};
 use crate::process::attrs::ContainerAttrs;
@@ -58,63 +57,6 @@ pub struct ExecOptions {
     pub cgroup: Vec<String>,
     /// A unix socket to send a pidfd of the process to (payload `setns`).
     pub pidfd_socket: Option<PathBuf>,
-}
-
-/// The container's cgroup paths with `--cgroup` applied: each sub-cgroup must exist, and
-/// stays inside the container's cgroup.
-fn exec_cgroups(base: &CgroupPaths, specs: &[String]) -> Result<CgroupPaths> {
-    let mut paths = base.clone();
-    let v2 = base.unified_only().is_some();
-    let mut whole: Option<&str> = None;
-    for spec in specs {
-        let (ctrls, sub) = match spec.split_once(':') {
-            Some((c, s)) => (Some(c), s),
-            None => (None, spec.as_str()),
-        };
-        let bad = |why: &str| Error::Spec(format!("exec --cgroup {spec:?}: {why}"));
-        let rel = Path::new(sub);
-        if sub.is_empty()
-            || rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(bad(
-                "the sub-cgroup must be a relative path inside the container's cgroup",
-            ));
-        }
-        let keys: Vec<String> = match ctrls {
-            None => {
-                if whole.replace(sub).is_some() {
-                    return Err(bad("only one sub-cgroup may be given for every controller"));
-                }
-                base.0.keys().cloned().collect()
-            }
-            Some(_) if v2 => {
-                return Err(bad(
-                    "cgroup v2 has no per-controller sub-cgroups: give the path alone",
-                ))
-            }
-            Some(list) => {
-                let keys: Vec<String> = list.split(',').map(str::to_string).collect();
-                if let Some(k) = keys
-                    .iter()
-                    .find(|k| k.is_empty() || !base.0.contains_key(*k))
-                {
-                    return Err(bad(&format!("no cgroup v1 controller {k:?} on this host")));
-                }
-                keys
-            }
-        };
-        for k in keys {
-            let dir = base.0[&k].join(rel);
-            if !dir.is_dir() {
-                return Err(bad(&format!("{} does not exist", dir.display())));
-            }
-            paths.0.insert(k, dir);
-        }
-    }
-    Ok(paths)
 }
 
 impl ExecOptions {
@@ -181,10 +123,10 @@ fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
 /// Start `opts.process` in the container of `rec`. Returns the process's host pid (detached)
 /// or its exit status (attached; 128+n when killed by signal n).
 /// `root` is the state root (for the cache of compiled seccomp programs).
-pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &Path) -> Result<i32> {
+pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> Result<i32> {
     let p = &opts.process;
     crate::spec::validate_process(p)?;
-    let terminal = crate::check_console(p, opts.console_socket.as_deref())?;
+    let terminal = crate::container::check_console(p, opts.console_socket.as_deref())?;
     let seccomp = match &rec.seccomp {
         Some(profile) => Some(crate::seccomp::compile_cached(profile, root)?),
         None => None,
@@ -222,11 +164,11 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &Path) -> Result<i32>
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
     };
-    let cgroup = crate::cgroups::manager(&exec_cgroups(&rec.cgroup_paths, &opts.cgroup)?);
+    let cgroup = crate::cgroups::manager(&rec.cgroup.with_sub_cgroups(&opts.cgroup)?);
     let pidfd_sock = opts
         .pidfd_socket
         .as_deref()
-        .map(crate::connect_pidfd_socket)
+        .map(crate::container::connect_pidfd_socket)
         .transpose()?;
     let (parent_sock, child_sock) = process::sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
@@ -274,7 +216,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &Path) -> Result<i32>
         agent.as_ref(),
     )
     .and_then(|pid| match &pidfd_sock {
-        Some(sock) => crate::send_pidfd(sock, pid, "setns")
+        Some(sock) => crate::container::send_pidfd(sock, pid, "setns")
             .map(|()| pid)
             .inspect_err(|_| {
                 let _ =
@@ -288,7 +230,12 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &Path) -> Result<i32>
     let outcome = match result {
         Ok(pid) if opts.detach => Ok(pid),
         Ok(pid) => match &forwarding {
-            Some(f) => crate::signal::forward_until_exit(pid, f),
+            // exec's one i32 is a pid or a status: a shell's status until it gets an
+            // ExitStatus of its own as `run` has.
+            Some(f) => crate::signal::forward_until_exit(pid, f).map(|s| match s {
+                crate::signal::ExitStatus::Signaled(sig) => 128 + sig.as_raw(),
+                crate::signal::ExitStatus::Exited(code) => code,
+            }),
             None => Ok(pid),
         },
         Err(e) => Err(e),
@@ -365,7 +312,7 @@ fn parent_side(
     })?;
     if let Some(pf) = &opts.pid_file {
         // The caller cannot track a process whose pid it was not given: end it (runc does).
-        if let Err(e) = crate::write_pid_file(pf, pid) {
+        if let Err(e) = crate::container::write_pid_file(pf, pid) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
             return Err(e);

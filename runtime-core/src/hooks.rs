@@ -6,6 +6,7 @@
 //! bundle: runc chdirs into the bundle in `create` and `run`, and its hooks inherit that cwd
 //! and exec their `path` as given, so that is where engines' relative hooks and files land.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
@@ -17,6 +18,40 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::Hook;
 
 use crate::error::{Error, Result};
+
+/// The OCI state given to hooks on stdin.
+pub(crate) fn state_value(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": crate::spec::OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": annotations,
+    })
+}
+
+/// The OCI state JSON given to hooks on stdin.
+pub(crate) fn state_json(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
+) -> Vec<u8> {
+    serde_json::to_vec(&state_value(id, status, pid, bundle, annotations)).unwrap_or_default()
+}
+
+/// The state JSON of a recorded container, for the hooks run after `create` (poststart, poststop).
+pub(crate) fn record_state(rec: &crate::state::Record, status: &str, pid: i32) -> Vec<u8> {
+    state_json(&rec.id, status, pid, &rec.bundle, &rec.annotations)
+}
 
 /// Run the runtime-side `hooks` of kind `kind` from the bundle directory `bundle` (absolute):
 /// it is their working directory, and a relative hook path is resolved in it, as under runc.

@@ -46,6 +46,51 @@ impl Signal {
     }
 }
 
+/// How a container's process ended: what [`Runtime::run`](crate::Runtime::run) waited for.
+/// (A shell's `$?`, 128+n for a signal, is the caller's convention to apply: `baleia run`
+/// exits with it, as runc does.)
+///
+/// ```
+/// use runtime_core::signal::{ExitStatus, Signal};
+/// let s = ExitStatus::Signaled(Signal::KILL);
+/// assert_eq!((s.code(), s.signal()), (None, Some(Signal::KILL)));
+/// assert_eq!(ExitStatus::Exited(3).code(), Some(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// The process exited with this code.
+    Exited(i32),
+    /// A signal killed the process.
+    Signaled(Signal),
+}
+
+impl ExitStatus {
+    /// The exit code, when the process exited.
+    ///
+    /// ```
+    /// assert_eq!(runtime_core::signal::ExitStatus::Exited(0).code(), Some(0));
+    /// ```
+    pub fn code(self) -> Option<i32> {
+        match self {
+            ExitStatus::Exited(c) => Some(c),
+            ExitStatus::Signaled(_) => None,
+        }
+    }
+
+    /// The signal that killed the process, when one did.
+    ///
+    /// ```
+    /// assert_eq!(runtime_core::signal::ExitStatus::Exited(1).signal(), None);
+    /// ```
+    pub fn signal(self) -> Option<Signal> {
+        match self {
+            ExitStatus::Signaled(s) => Some(s),
+            ExitStatus::Exited(_) => None,
+        }
+    }
+}
+
 impl std::fmt::Display for Signal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0)
@@ -153,12 +198,12 @@ pub(crate) fn restore(f: &Forwarding) -> Result<()> {
 }
 
 /// Forward every signal we receive to `pid` (our child) until it exits; reap it and return
-/// its exit status, 128+n when it was killed by signal n.
+/// how it ended.
 ///
 /// Waits on a pidfd of that one process and reads the blocked signals from a signalfd, so it
 /// never reaps another child of an embedding program and does not depend on which thread
 /// the kernel picks for SIGCHLD.
-pub(crate) fn forward_until_exit(pid: i32, f: &Forwarding) -> Result<i32> {
+pub(crate) fn forward_until_exit(pid: i32, f: &Forwarding) -> Result<ExitStatus> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     use std::os::fd::{AsFd, AsRawFd};
@@ -192,7 +237,7 @@ pub(crate) fn forward_until_exit(pid: i32, f: &Forwarding) -> Result<i32> {
 }
 
 /// waitid(P_PIDFD) of our exited child.
-fn reap(pid: i32, pidfd: i32) -> Result<i32> {
+fn reap(pid: i32, pidfd: i32) -> Result<ExitStatus> {
     loop {
         // SAFETY: an all-zero siginfo is valid for the kernel to fill.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -208,8 +253,8 @@ fn reap(pid: i32, pidfd: i32) -> Result<i32> {
         // SAFETY: waitid filled the child fields of `info`.
         let status = unsafe { info.si_status() };
         return Ok(match info.si_code {
-            libc::CLD_EXITED => status,
-            _ => 128 + status,
+            libc::CLD_EXITED => ExitStatus::Exited(status),
+            _ => ExitStatus::Signaled(Signal(status)),
         });
     }
 }

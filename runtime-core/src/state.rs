@@ -22,7 +22,7 @@ use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::CgroupPaths;
+use crate::cgroups::Cgroup;
 use crate::error::{Error, IoContext, Result, SysContext};
 
 /// File name of the per-container record.
@@ -89,8 +89,11 @@ pub struct Record {
     /// The spec's annotations.
     #[serde(default)]
     pub annotations: HashMap<String, String>,
-    /// The container's cgroup on every hierarchy.
-    pub cgroup_paths: CgroupPaths,
+    /// The container's cgroup: its driver and its directory on every hierarchy (as the
+    /// fields `cgroup_driver` and `cgroup_paths`; a state without a driver gets the one its
+    /// paths show).
+    #[serde(flatten)]
+    pub cgroup: Cgroup,
     /// True when the container shares the host's pid namespace: then killing the init does not
     /// kill the rest, and `kill`/`delete` must go through the cgroup.
     #[serde(default)]
@@ -127,8 +130,9 @@ pub struct Record {
 /// half-way leaves no record of its container, and this is how `delete` finds what to undo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Intent {
-    /// The cgroup the container gets, on every hierarchy.
-    pub cgroup_paths: CgroupPaths,
+    /// The cgroup the container gets.
+    #[serde(flatten)]
+    pub cgroup: Cgroup,
     /// Some of those directories existed before: the cgroup may then be shared with other
     /// containers (a cgroupsPath is not exclusive) and is only removed when empty.
     pub cgroup_existed: bool,
@@ -460,7 +464,7 @@ pub(crate) fn derive_status(store: &Store, rec: &Record) -> Status {
     if store.dir(&rec.id).join(EXEC_FIFO).exists() {
         return Status::Created;
     }
-    let frozen = crate::cgroups::manager(&rec.cgroup_paths)
+    let frozen = crate::cgroups::manager(&rec.cgroup)
         .is_frozen()
         .unwrap_or(false);
     if frozen {
@@ -493,6 +497,22 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a b", "é", "a\n"] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_record_of_the_previous_version_loads() {
+        let old = r#"{"id": "a", "pid": 7, "start_time": 9, "bundle": "/b", "rootfs": "/b/r",
+            "created": "2026-01-01T00:00:00.000000000Z",
+            "cgroup_paths": {"": "/sys/fs/cgroup/unified/a", "pids": "/sys/fs/cgroup/pids/a"}}"#;
+        let rec: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            rec.cgroup.driver,
+            crate::cgroups::Driver::Cgroupfs(crate::cgroups::Layout::Hybrid)
+        );
+        assert_eq!(rec.cgroup.paths.0.len(), 2);
+        let again: Record = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+        assert_eq!(again.cgroup, rec.cgroup);
+        assert_eq!((again.pid, again.start_time), (7, 9));
     }
 
     #[test]

@@ -35,8 +35,9 @@ struct Cg {
 impl Cg {
     fn new() -> Cg {
         let p = unique_path();
-        let paths = CgroupPaths::resolve(Some(&p), "t").unwrap();
-        let m = cgroups::manager(&paths);
+        let cg = cgroups::Cgroup::resolve(Some(&p), "t").unwrap();
+        let paths = cg.paths.clone();
+        let m = cgroups::manager(&cg);
         m.create().unwrap();
         Cg {
             paths,

@@ -26,6 +26,12 @@ const ACC_READ: i32 = 2;
 const ACC_WRITE: i32 = 4;
 
 /// One device rule, already checked: `None` is a wildcard.
+///
+/// ```
+/// use runtime_core::cgroups::{default_device_rules, DeviceRule};
+/// let null = DeviceRule::from_spec(&default_device_rules()[2]); // c 1:3 rwm
+/// assert_eq!((null.typ, null.major, null.minor), (Some('c'), Some(1), Some(3)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRule {
     /// Allow or deny.

@@ -1,13 +1,14 @@
 //! The container's cgroup: host layout detection (v1, v2, hybrid), path resolution with runc's
 //! rules, creation, joining, resource limits, freezing, killing every process, stats, removal.
 //!
-//! The entry points are [`CgroupPaths::resolve`] (where the container's cgroup lives, no side
-//! effects) and [`manager`] (a [`CgroupManager`] for those paths, v1 or v2 as the host is).
+//! The entry points are [`Cgroup::resolve`] (which [`Driver`] manages the container's cgroup
+//! and where it lives, no side effects; recorded in the container's state) and [`manager`],
+//! the one factory that turns such a record into a [`CgroupManager`]. Nothing outside this
+//! module picks a manager or builds a cgroup path.
 //!
 //! ```no_run
-//! use runtime_core::cgroups::{manager, CgroupPaths};
-//! let paths = CgroupPaths::resolve(Some("/baleia-doc"), "doc")?;
-//! let cg = manager(&paths);
+//! use runtime_core::cgroups::{manager, Cgroup};
+//! let cg = manager(&Cgroup::resolve(Some("/baleia-doc"), "doc")?);
 //! cg.create()?;
 //! cg.add_pid(std::process::id() as i32)?;
 //! # Ok::<(), runtime_core::cgroups::CgroupError>(())
@@ -40,11 +41,22 @@ pub use validate::validate_resources;
 /// Keys are v1 controller names as mounted (`"cpu"`, `"memory"`, `"name=systemd"`, ...) and `""`
 /// for the cgroup2 (unified) hierarchy; values are absolute directories under /sys/fs/cgroup.
 /// Controllers mounted together (`cpu,cpuacct`) each get a key, with the same directory.
+///
+/// ```
+/// use std::path::PathBuf;
+/// let p = runtime_core::cgroups::CgroupPaths([(String::new(), PathBuf::from("/sys/fs/cgroup/web"))].into());
+/// assert_eq!(p.unified_only(), Some(std::path::Path::new("/sys/fs/cgroup/web")));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupPaths(pub BTreeMap<String, PathBuf>);
 
 /// The cgroup layout of the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// ```
+/// let hybrid = runtime_core::cgroups::detect().is_ok_and(|l| l == runtime_core::cgroups::Layout::Hybrid);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// Only cgroup v1 hierarchies.
     V1,
@@ -53,6 +65,122 @@ pub enum Layout {
     /// v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified), as systemd's
     /// "hybrid" mode and this project's CI machine have. crun refuses it; we handle it like runc.
     Hybrid,
+}
+
+/// What manages a container's cgroup, chosen at `create` and recorded in the container's
+/// state, so that every later command (possibly from a newer baleia, or after the host's
+/// layout changed) manages it the way it was made.
+///
+/// ```
+/// use runtime_core::cgroups::{Driver, Layout};
+/// let d = Driver::Cgroupfs(Layout::Hybrid);
+/// assert_eq!(serde_json::to_string(&d).unwrap(), r#"{"cgroupfs":"hybrid"}"#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Driver {
+    /// We make the cgroup directories and write their files ourselves, on a host of this
+    /// layout (runc's cgroupfs driver).
+    Cgroupfs(Layout),
+}
+
+impl Driver {
+    /// The driver of a container recorded before drivers were: cgroupfs, on the layout its
+    /// paths show (only the unified hierarchy: v2; v1 hierarchies and a unified one: hybrid).
+    fn of_paths(paths: &CgroupPaths) -> Driver {
+        Driver::Cgroupfs(if paths.unified_only().is_some() {
+            Layout::V2
+        } else if paths.0.contains_key("") {
+            Layout::Hybrid
+        } else {
+            Layout::V1
+        })
+    }
+}
+
+/// A container's cgroup as its state records it: the driver that manages it and its
+/// directories. [`manager`] turns it into a [`CgroupManager`].
+///
+/// ```no_run
+/// let cg = runtime_core::cgroups::Cgroup::resolve(None, "web")?;
+/// println!("{:?} at {:?}", cg.driver, cg.paths);
+/// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Recorded")]
+#[non_exhaustive]
+pub struct Cgroup {
+    /// What manages it.
+    #[serde(rename = "cgroup_driver")]
+    pub driver: Driver,
+    /// Where it is.
+    #[serde(rename = "cgroup_paths")]
+    pub paths: CgroupPaths,
+}
+
+/// A [`Cgroup`] as a state file holds it: states written before drivers were recorded have
+/// only the paths.
+#[derive(serde::Deserialize)]
+struct Recorded {
+    #[serde(default)]
+    cgroup_driver: Option<Driver>,
+    cgroup_paths: CgroupPaths,
+}
+
+impl From<Recorded> for Cgroup {
+    fn from(r: Recorded) -> Cgroup {
+        Cgroup {
+            driver: r
+                .cgroup_driver
+                .unwrap_or_else(|| Driver::of_paths(&r.cgroup_paths)),
+            paths: r.cgroup_paths,
+        }
+    }
+}
+
+impl Cgroup {
+    /// The cgroup of container `id` with the spec's `cgroupsPath`: the cgroupfs driver on this
+    /// host's layout, and [`CgroupPaths::resolve`]'s directories. No side effects.
+    ///
+    /// ```no_run
+    /// let cg = runtime_core::cgroups::Cgroup::resolve(Some("/baleia/web"), "web")?;
+    /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+    /// ```
+    pub fn resolve(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup, CgroupError> {
+        let driver = Driver::Cgroupfs(detect()?);
+        let paths = CgroupPaths::resolve(cgroups_path, id)?;
+        Ok(Cgroup { driver, paths })
+    }
+
+    /// No cgroup at all (a rootless container without a delegated one): no hierarchy, so
+    /// every operation of its manager does nothing.
+    ///
+    /// ```
+    /// assert!(runtime_core::cgroups::Cgroup::none().paths.0.is_empty());
+    /// ```
+    pub fn none() -> Cgroup {
+        let paths = CgroupPaths::default();
+        Cgroup {
+            driver: Driver::of_paths(&paths),
+            paths,
+        }
+    }
+
+    /// Whether any of its directories exists already (then it may be shared with another
+    /// container: a cgroupsPath is not exclusive).
+    pub(crate) fn exists(&self) -> bool {
+        self.paths.0.values().any(|d| d.exists())
+    }
+
+    /// This cgroup with runc's `exec --cgroup` sub-cgroups applied (`sub` for every hierarchy,
+    /// `ctrl[,ctrl...]:sub` for v1 controllers): each must exist inside this one.
+    pub(crate) fn with_sub_cgroups(&self, specs: &[String]) -> Result<Cgroup, CgroupError> {
+        Ok(Cgroup {
+            driver: self.driver,
+            paths: self.paths.with_sub_cgroups(specs)?,
+        })
+    }
 }
 
 impl CgroupError {
@@ -81,6 +209,11 @@ impl CgroupError {
 
 /// Everything that can go wrong in this module. Messages name the file or path and carry the
 /// errno text of the failing syscall.
+///
+/// ```
+/// let e = runtime_core::cgroups::CgroupPaths::resolve(Some("/../etc"), "x").unwrap_err();
+/// assert!(e.to_string().contains("escapes its parent"), "{e}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// A syscall on a cgroup file or directory failed.
@@ -163,6 +296,15 @@ pub enum CgroupError {
     Frozen {
         /// The frozen cgroup directory.
         path: PathBuf,
+    },
+    /// An `exec --cgroup` sub-cgroup is malformed, names an unknown controller or does not
+    /// exist.
+    #[error("exec --cgroup {spec:?}: {reason}")]
+    SubCgroup {
+        /// The sub-cgroup as given.
+        spec: String,
+        /// Why it is refused.
+        reason: String,
     },
     /// A state change (freeze) did not happen in time.
     #[error("cgroup: timed out waiting for {path} to become {what}")]
@@ -307,6 +449,86 @@ impl CgroupPaths {
         }
     }
 
+    /// These paths with `exec --cgroup` sub-cgroups applied (see [`Cgroup::with_sub_cgroups`]).
+    fn with_sub_cgroups(&self, specs: &[String]) -> Result<CgroupPaths, CgroupError> {
+        let mut paths = self.clone();
+        let v2 = self.unified_only().is_some();
+        let mut whole: Option<&str> = None;
+        for spec in specs {
+            let (ctrls, sub) = match spec.split_once(':') {
+                Some((c, s)) => (Some(c), s),
+                None => (None, spec.as_str()),
+            };
+            let bad = |why: &str| CgroupError::SubCgroup {
+                spec: spec.clone(),
+                reason: why.to_string(),
+            };
+            let rel = Path::new(sub);
+            if sub.is_empty()
+                || rel.is_absolute()
+                || rel
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(bad(
+                    "the sub-cgroup must be a relative path inside the container's cgroup",
+                ));
+            }
+            let keys: Vec<String> = match ctrls {
+                None => {
+                    if whole.replace(sub).is_some() {
+                        return Err(bad("only one sub-cgroup may be given for every controller"));
+                    }
+                    self.0.keys().cloned().collect()
+                }
+                Some(_) if v2 => {
+                    return Err(bad(
+                        "cgroup v2 has no per-controller sub-cgroups: give the path alone",
+                    ))
+                }
+                Some(list) => {
+                    let keys: Vec<String> = list.split(',').map(str::to_string).collect();
+                    if let Some(k) = keys
+                        .iter()
+                        .find(|k| k.is_empty() || !self.0.contains_key(*k))
+                    {
+                        return Err(bad(&format!("no cgroup v1 controller {k:?} on this host")));
+                    }
+                    keys
+                }
+            };
+            for k in keys {
+                let dir = self.0[&k].join(rel);
+                if !dir.is_dir() {
+                    return Err(bad(&format!("{} does not exist", dir.display())));
+                }
+                paths.0.insert(k, dir);
+            }
+        }
+        Ok(paths)
+    }
+
+    /// What the container's own `/sys/fs/cgroup` shows (runc's "cgroup" mount): the unified
+    /// directory alone on a pure v2 host, otherwise each hierarchy's directory with the name
+    /// of its subdirectory there (`unified` for the cgroup2 one of a hybrid host).
+    pub(crate) fn container_view(&self) -> ContainerView<'_> {
+        match self.unified_only() {
+            Some(dir) => ContainerView::Unified(dir),
+            None => ContainerView::Hierarchies(
+                self.0
+                    .iter()
+                    .map(|(name, dir)| {
+                        let sub = match name.as_str() {
+                            "" => "unified",
+                            n => n.strip_prefix("name=").unwrap_or(n),
+                        };
+                        (dir.as_path(), sub)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
     /// The distinct directories, each once (comounted v1 controllers share one).
     fn dirs(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = self.0.values().cloned().collect();
@@ -316,12 +538,20 @@ impl CgroupPaths {
     }
 }
 
+/// See [`CgroupPaths::container_view`].
+pub(crate) enum ContainerView<'a> {
+    /// The cgroup2 directory, the only hierarchy.
+    Unified(&'a Path),
+    /// (host directory, subdirectory of the container's /sys/fs/cgroup) per hierarchy.
+    Hierarchies(Vec<(&'a Path, &'a str)>),
+}
+
 /// The operations on a container's cgroup, implemented for cgroup v1 (which also handles the
 /// unified directory of hybrid hosts) and for cgroup v2.
 ///
 /// ```no_run
-/// use runtime_core::cgroups::{manager, CgroupPaths, CgroupManager};
-/// let cg = manager(&CgroupPaths::resolve(Some("/baleia-doc"), "doc")?);
+/// use runtime_core::cgroups::{manager, Cgroup, CgroupManager};
+/// let cg = manager(&Cgroup::resolve(Some("/baleia-doc"), "doc")?);
 /// cg.freeze()?;
 /// assert!(cg.is_frozen()?);
 /// cg.thaw()?;
@@ -362,20 +592,30 @@ pub trait CgroupManager {
     fn stats(&self) -> Result<Stats, CgroupError>;
     /// The paths this manager works on.
     fn paths(&self) -> &CgroupPaths;
+    /// The container's cgroup2 directory when the cgroup is there alone (pure v2): a process
+    /// can be born into it (clone3's CLONE_INTO_CGROUP), and it can be given to the root of a
+    /// container's user namespace. `None` where processes join by writing cgroup.procs.
+    fn unified_dir(&self) -> Option<&Path> {
+        None
+    }
 }
 
-/// The manager for `paths`: v2 when they name only the unified hierarchy, v1 otherwise.
+/// The one factory of managers: the manager of a recorded cgroup, by its driver. (A new driver
+/// is a new arm here.)
 ///
 /// ```no_run
-/// use runtime_core::cgroups::{manager, CgroupPaths};
-/// let cg = manager(&CgroupPaths::resolve(None, "abc")?);
+/// use runtime_core::cgroups::{manager, Cgroup};
+/// let cg = manager(&Cgroup::resolve(None, "abc")?);
+/// println!("{:?}", cg.pids()?);
 /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
 /// ```
-pub fn manager(paths: &CgroupPaths) -> Box<dyn CgroupManager> {
-    if paths.unified_only().is_some() {
-        Box::new(v2::V2Manager::new(paths.clone()))
-    } else {
-        Box::new(v1::V1Manager::new(paths.clone()))
+pub fn manager(cgroup: &Cgroup) -> Box<dyn CgroupManager> {
+    match cgroup.driver {
+        Driver::Cgroupfs(Layout::V2) => Box::new(v2::V2Manager::new(cgroup.paths.clone())),
+        // v1's manager also handles the unified directory of a hybrid host.
+        Driver::Cgroupfs(Layout::V1 | Layout::Hybrid) => {
+            Box::new(v1::V1Manager::new(cgroup.paths.clone()))
+        }
     }
 }
 
@@ -418,6 +658,42 @@ pub fn default_device_rules() -> Vec<oci_spec::runtime::LinuxDeviceCgroup> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_without_a_driver_gets_the_one_its_paths_show() {
+        let old = |paths: &str| {
+            serde_json::from_str::<Cgroup>(&format!(r#"{{"cgroup_paths": {paths}}}"#))
+                .unwrap()
+                .driver
+        };
+        assert_eq!(
+            old(r#"{"": "/sys/fs/cgroup/a"}"#),
+            Driver::Cgroupfs(Layout::V2)
+        );
+        assert_eq!(
+            old(r#"{"": "/sys/fs/cgroup/unified/a", "pids": "/sys/fs/cgroup/pids/a"}"#),
+            Driver::Cgroupfs(Layout::Hybrid)
+        );
+        assert_eq!(
+            old(r#"{"pids": "/sys/fs/cgroup/pids/a"}"#),
+            Driver::Cgroupfs(Layout::V1)
+        );
+        assert_eq!(old("{}"), Cgroup::none().driver);
+    }
+
+    #[test]
+    fn a_recorded_driver_is_kept() {
+        let cg = Cgroup {
+            driver: Driver::Cgroupfs(Layout::Hybrid),
+            paths: CgroupPaths([(String::new(), PathBuf::from("/u/a"))].into()),
+        };
+        let json = serde_json::to_string(&cg).unwrap();
+        assert!(
+            json.contains(r#""cgroup_driver":{"cgroupfs":"hybrid"}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Cgroup>(&json).unwrap(), cg);
+    }
 
     #[test]
     fn clean_refuses_escape_and_keeps_inner_dots() {

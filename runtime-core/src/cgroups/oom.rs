@@ -14,6 +14,10 @@ use super::fs::{self, io_err, write};
 use super::{CgroupError, CgroupPaths};
 
 /// What [`OomWatcher::wait`] saw.
+///
+/// ```
+/// assert_ne!(runtime_core::cgroups::OomEvent::Oom(1), runtime_core::cgroups::OomEvent::Gone);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OomEvent {
     /// OOM kills (v2) or OOM notifications (v1) since the last call: how many.
@@ -63,6 +67,12 @@ fn v2_kills(dir: &Path) -> Result<u64, CgroupError> {
 impl OomWatcher {
     /// Watches the memory cgroup of `paths`; `None` when there is none to watch (no memory
     /// controller on this host, or no memory.events in a v2 cgroup without it enabled).
+    ///
+    /// ```
+    /// use runtime_core::cgroups::{Cgroup, OomWatcher};
+    /// let watcher = OomWatcher::new(&Cgroup::resolve(None, "web")?.paths)?;
+    /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+    /// ```
     pub fn new(paths: &CgroupPaths) -> Result<Option<OomWatcher>, CgroupError> {
         if let Some(dir) = paths.unified_only() {
             return Self::v2(dir);
@@ -127,6 +137,15 @@ impl OomWatcher {
     }
 
     /// Waits up to `timeout` for an OOM event or the removal of the cgroup.
+    ///
+    /// ```
+    /// use runtime_core::cgroups::{Cgroup, OomEvent, OomWatcher};
+    /// let cg = Cgroup::resolve(None, "web")?;
+    /// if let Some(mut w) = OomWatcher::new(&cg.paths)? {
+    ///     while w.wait(std::time::Duration::from_secs(1))? != OomEvent::Gone {}
+    /// }
+    /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+    /// ```
     pub fn wait(&mut self, timeout: Duration) -> Result<OomEvent, CgroupError> {
         let ms = PollTimeout::try_from(timeout.as_millis().min(i32::MAX as u128) as i32)
             .unwrap_or(PollTimeout::MAX);

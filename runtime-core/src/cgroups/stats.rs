@@ -37,6 +37,11 @@ pub struct Stats {
 }
 
 /// CPU statistics (nanoseconds).
+///
+/// ```
+/// let c = runtime_core::cgroups::CpuStats::default();
+/// assert_eq!(c.usage.total + c.throttling.periods, 0);
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CpuStats {
     /// Time used.
@@ -46,6 +51,11 @@ pub struct CpuStats {
 }
 
 /// CPU time used, nanoseconds.
+///
+/// ```
+/// let u = runtime_core::cgroups::CpuUsage { total: 5, ..Default::default() };
+/// assert!(u.percpu.is_empty());
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CpuUsage {
     /// Total.
@@ -67,6 +77,11 @@ pub struct CpuUsage {
 }
 
 /// CFS bandwidth throttling.
+///
+/// ```
+/// let t = runtime_core::cgroups::Throttling::default();
+/// assert_eq!(serde_json::to_string(&t).unwrap(), "{}");
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Throttling {
     /// Enforcement periods elapsed.
@@ -81,6 +96,11 @@ pub struct Throttling {
 }
 
 /// One memory counter set.
+///
+/// ```
+/// let m = runtime_core::cgroups::MemoryEntry { limit: 1 << 20, ..Default::default() };
+/// assert_eq!(m.failcnt, 0);
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MemoryEntry {
     /// The limit (u64::MAX when unlimited).
@@ -96,6 +116,11 @@ pub struct MemoryEntry {
 }
 
 /// Memory statistics, bytes.
+///
+/// ```
+/// let m = runtime_core::cgroups::MemoryStats::default();
+/// assert!(m.raw.is_empty());
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MemoryStats {
     /// Page cache.
@@ -116,6 +141,11 @@ pub struct MemoryStats {
 }
 
 /// Task counts.
+///
+/// ```
+/// let p = runtime_core::cgroups::PidsStats { current: 3, limit: 100 };
+/// assert!(p.current < p.limit);
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PidsStats {
     /// Tasks now.
@@ -127,6 +157,11 @@ pub struct PidsStats {
 }
 
 /// One block I/O counter.
+///
+/// ```
+/// let e = runtime_core::cgroups::BlkioEntry { major: 8, minor: 0, op: "Read".into(), value: 4096 };
+/// assert_eq!(e.op, "Read");
+/// ```
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct BlkioEntry {
     /// Device major.
@@ -144,6 +179,11 @@ pub struct BlkioEntry {
 }
 
 /// Block I/O counters.
+///
+/// ```
+/// let b = runtime_core::cgroups::BlkioStats::default();
+/// assert!(b.io_serviced_recursive.is_empty());
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BlkioStats {
     /// Bytes per device and operation.
@@ -158,6 +198,11 @@ pub struct BlkioStats {
 }
 
 /// Hugetlb usage for one page size.
+///
+/// ```
+/// let h = runtime_core::cgroups::HugetlbStats::default();
+/// assert_eq!(h.usage, 0);
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HugetlbStats {
     /// Bytes in use.
@@ -171,6 +216,11 @@ pub struct HugetlbStats {
 }
 
 /// Counters of one network interface, runc's names.
+///
+/// ```
+/// let n = runtime_core::cgroups::NetworkInterface { name: "eth0".into(), ..Default::default() };
+/// assert_eq!(n.rx_bytes, 0);
+/// ```
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NetworkInterface {
     /// Interface name.

@@ -7,7 +7,7 @@ use super::v1::{hugetlb_sizes, rdma_line};
 use super::validate::validate;
 use super::{CgroupError, CgroupManager, CgroupPaths};
 use oci_spec::runtime::LinuxResources;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub(crate) struct V2Manager {
     paths: CgroupPaths,
@@ -478,6 +478,10 @@ impl CgroupManager for V2Manager {
 
     fn paths(&self) -> &CgroupPaths {
         &self.paths
+    }
+
+    fn unified_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
     }
 }
 

@@ -285,7 +285,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         .as_ref()
         .ok_or_else(|| Error::Spec("process must be specified".into()))?;
     let min_fd = 3 + l.preserve_fds as RawFd;
-    let cgroup_dir = match l.cgroup_paths.unified_only() {
+    let cgroup_dir = match l.cgroup.unified_dir() {
         Some(dir) => Some(
             nix::fcntl::open(
                 dir,
@@ -339,7 +339,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     let hooks = spec.hooks().as_ref();
     let annotations = spec.annotations().clone().unwrap_or_default();
     let state =
-        |status: &str| crate::hook_state_value(l.id, status, 0, &l.bundle.dir, &annotations);
+        |status: &str| crate::hooks::state_value(l.id, status, 0, &l.bundle.dir, &annotations);
     let create_hooks = HookSet::new(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
@@ -430,7 +430,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     if let (true, true, Some(dir), Some(linux)) = (
         new_user,
         nix::unistd::geteuid().is_root(),
-        l.cgroup_paths.unified_only(),
+        l.cgroup.unified_dir(),
         spec.linux(),
     ) {
         delegate_cgroup(dir, linux)?;

@@ -26,7 +26,7 @@ use options::{mount_attrs, parse_options, propagation_attr, remount_attrs, super
 pub(crate) use options::{propagation_flag, FLAG_OPTIONS, PROPAGATION_OPTIONS};
 use resolve::InRoot;
 
-use crate::cgroups::CgroupPaths;
+use crate::cgroups::{CgroupPaths, ContainerView};
 use crate::error::{absolute, Error, IoContext, Result};
 
 /// The name of a filesystem from its statfs(2) magic, for errors that must say which
@@ -600,24 +600,16 @@ fn mount_step(
         return Ok(step);
     }
     if typ == "cgroup" || typ == "cgroup2" {
-        let paths = &cgroup_paths.0;
-        let unified = match (paths.len(), paths.get("")) {
-            (1, Some(u)) => Some(path_cstring(u)?),
-            _ => None,
-        };
-        let v1 = if unified.is_some() {
-            Vec::new()
-        } else {
-            paths
-                .iter()
-                .map(|(name, host)| {
-                    let sub = match name.as_str() {
-                        "" => "unified",
-                        n => n.strip_prefix("name=").unwrap_or(n),
-                    };
-                    Ok((path_cstring(host)?, cstring(sub, "cgroup controller")?))
-                })
-                .collect::<Result<Vec<_>>>()?
+        let (unified, v1) = match cgroup_paths.container_view() {
+            ContainerView::Unified(dir) => (Some(path_cstring(dir)?), Vec::new()),
+            ContainerView::Hierarchies(dirs) => (
+                None,
+                dirs.into_iter()
+                    .map(|(host, sub)| {
+                        Ok((path_cstring(host)?, cstring(sub, "cgroup controller")?))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
         };
         (step.set, step.clr) = remount_attrs(opts.flags);
         step.source = Source::Cgroup { unified, v1 };

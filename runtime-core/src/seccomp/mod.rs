@@ -66,12 +66,28 @@ use oci_spec::runtime::{
 use bpf::{Asm, Cond, Label, Target};
 
 /// Audit architecture of x86_64 (and x32) system calls, as seen in `seccomp_data.arch`.
+///
+/// ```
+/// assert_eq!(runtime_core::seccomp::AUDIT_ARCH_X86_64, 0xc000_003e);
+/// ```
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// Audit architecture of i386 system calls (int 0x80 on an x86_64 kernel).
+///
+/// ```
+/// assert_eq!(runtime_core::seccomp::AUDIT_ARCH_I386, 0x4000_0003);
+/// ```
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 /// Audit architecture of aarch64 system calls (EM_AARCH64, 64-bit, little endian).
+///
+/// ```
+/// assert_eq!(runtime_core::seccomp::AUDIT_ARCH_AARCH64, 0xc000_00b7);
+/// ```
 pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 /// The bit that marks an x32 system call number.
+///
+/// ```
+/// assert_eq!(runtime_core::seccomp::X32_SYSCALL_BIT, 0x4000_0000);
+/// ```
 pub const X32_SYSCALL_BIT: u32 = tables::X32_BIT;
 
 /// What a syscall newer than the profile gets: `SECCOMP_RET_ERRNO | ENOSYS`.
@@ -221,6 +237,11 @@ impl Host {
     }
 
     /// The native ABI of this kernel.
+    ///
+    /// ```
+    /// use runtime_core::seccomp::{Abi, Host};
+    /// assert_eq!(Host::X86_64.native(), Abi::X86_64);
+    /// ```
     pub fn native(self) -> Abi {
         match self {
             Host::X86_64 => Abi::X86_64,
