@@ -110,6 +110,12 @@ check rl-restart 0 '' "${P[@]}" start bg
 expect rl-restart-running "bg runs again" "$(status bg)" = running
 check rl-rm-force 0 '' "${P[@]}" rm -f -t 0 bg
 check rl-no-containers-left 0 '^$' "${P[@]}" ps -aq
-# The runtime kept its state under the user's runtime dir, and nothing is left there.
-expect rl-runtime-state-empty "no container state left in $PW/xdg/$RT_NAME" \
-    "$(ls -A "$PW/xdg/$RT_NAME" 2>/dev/null || echo missing)" = ""
+# The runtime kept its state under the user's runtime dir, and nothing is left there but its
+# cache of compiled seccomp programs (shared by containers, as crun's).
+state_dir=$PW/xdg/$RT_NAME
+if [ -d "$state_dir" ]; then
+    left=$(ls -A "$state_dir" | grep -vx '@seccomp-cache' || true)
+else
+    left=missing
+fi
+expect rl-runtime-state-empty "no container state left in $state_dir" "$left" = ""
