@@ -53,6 +53,9 @@ pub struct CreateOptions {
     /// log), unless the spec asks for resource limits (then it is an error). See
     /// [`rootless_by_default`] for runc's automatic choice.
     pub rootless: bool,
+    /// The systemd cgroup driver (runc's `--systemd-cgroup`): the container goes into a
+    /// transient scope that systemd makes, named by a `slice:prefix:name` cgroupsPath.
+    pub systemd_cgroup: bool,
 }
 
 /// Whether a caller counts as rootless when it does not say (runc's `--rootless auto`): it is
@@ -125,7 +128,11 @@ pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
-    let placement = Cgroup::resolve(cgroups_path.as_deref(), id)?;
+    let placement = if opts.systemd_cgroup {
+        Cgroup::systemd(cgroups_path.as_deref(), id)?
+    } else {
+        Cgroup::resolve(cgroups_path.as_deref(), id)?
+    };
     // Now, so that bad org.systemd.property annotations fail before anything exists.
     let creating = cgroups::Creating::new(
         &placement,
