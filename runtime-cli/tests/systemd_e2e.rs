@@ -263,7 +263,11 @@ fn oom_kill_inside_the_scope() {
         show(&s.unit, &["MemoryMax"])["MemoryMax"],
         limit.to_string()
     );
-    assert_eq!(show(&s.unit, &["MemorySwapMax"])["MemorySwapMax"], "0");
+    // runc 1.1 writes memory.swap.max but leaves systemd's MemorySwapMax at infinity, so a
+    // daemon-reload puts swap back; the property must say what the file says.
+    if !common::is_runc() {
+        assert_eq!(show(&s.unit, &["MemorySwapMax"])["MemorySwapMax"], "0");
+    }
     assert_eq!(read(&s.unit, "memory.swap.max"), "0");
     // The shell creates the file before echo fills it: wait for the content.
     let rc_file = s.env.rootfs.join("tmp/rc");
@@ -398,6 +402,12 @@ fn a_unit_that_exists_is_refused_and_left_alone() {
     if !need_systemd() {
         return;
     }
+    if common::runtime_lacks(
+        "refusing a unit that exists (1.1 joins it, with a warning)",
+        "runc < 1.2",
+    ) {
+        return;
+    }
     let Some(mut s) = scoped("sdexist") else {
         return;
     };
@@ -451,12 +461,11 @@ fn without_systemd_create_is_one_error_and_leaves_nothing() {
         .stdin(Stdio::null());
     let o = s.env.spawn_cmd(c).wait();
     o.assert_fail("create --systemd-cgroup without systemd");
-    let reason = if common::is_runc() {
-        "system_bus_socket"
-    } else {
-        "systemd is not running"
-    };
-    assert!(o.stderr.contains(reason), "{o}");
+    // runc: "systemd not running on this host, ..."; baleia names the sockets it looked for.
+    assert!(
+        o.stderr.contains("systemd") && o.stderr.contains("not running"),
+        "{o}"
+    );
     assert_eq!(o.stderr.trim().lines().count(), 1, "one line: {o}");
     assert_nothing_left(&s, &s.unit);
 }
