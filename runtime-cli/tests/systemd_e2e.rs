@@ -247,6 +247,54 @@ fn limits_show_in_the_unit_and_in_the_cgroup_files() {
     assert_eq!(v["data"]["pids"]["limit"], 50, "{v}");
 }
 
+/// exec joins the scope that create started (a second StartTransientUnit of the same name
+/// would be refused: the unit exists), and the unit stays the one it was.
+#[test]
+fn exec_joins_the_scope_of_its_container() {
+    if !need_systemd() {
+        return;
+    }
+    let Some(mut s) = scoped("sdexec") else {
+        return;
+    };
+    s.env.sh("exec sleep 1000");
+    let init = start(&s);
+    let before = show(&s.unit, &["InvocationID", "ActiveState"]);
+    let pf = s.env.dir.join("exec.pid");
+    sd(
+        &s.env,
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pf.to_str().unwrap(),
+            &s.env.id,
+            "sleep",
+            "1000",
+        ],
+    )
+    .assert_ok("exec --detach in a systemd container");
+    let pid: i32 = fs::read_to_string(&pf)
+        .expect("exec's pid file")
+        .parse()
+        .expect("a pid");
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cg.trim(), format!("0::/system.slice/{}", s.unit));
+    let mut procs: Vec<i32> = read(&s.unit, "cgroup.procs")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    procs.sort();
+    let mut want = vec![init, pid];
+    want.sort();
+    assert_eq!(procs, want);
+    assert_eq!(
+        show(&s.unit, &["InvocationID", "ActiveState"]),
+        before,
+        "exec changed the unit"
+    );
+}
+
 #[test]
 fn oom_kill_inside_the_scope() {
     if !need_systemd() {
