@@ -28,7 +28,7 @@ impl From<Error> for Failure {
 /// Run the parsed command; `Ok(code)` is the exit status.
 pub fn dispatch(cli: &Cli) -> std::result::Result<u8, Failure> {
     if let Some(Command::Exec(a)) = &cli.command {
-        if !cli.version && !cli.systemd_cgroup {
+        if !cli.version {
             // runc's exec reports every failure past its argument checks as "exec failed: ..."
             // with status 255, which engines tell apart from the process's own exit status.
             return exec(&Runtime::new(state_root(cli)), a).map_err(|e| Failure {
@@ -48,15 +48,11 @@ fn run_command(cli: &Cli) -> Result<u8> {
     let Some(cmd) = &cli.command else {
         return Err(Error::Other("no command given: try `baleia --help`".into()));
     };
-    if cli.systemd_cgroup {
-        return Err(Error::Unsupported(
-            "--systemd-cgroup (the systemd cgroup driver)".into(),
-        ));
-    }
     let rt = Runtime::new(state_root(cli));
     match cmd {
         Command::Create(a) => {
-            let opts = create_options(a, rootless(cli)?)?;
+            let mut opts = create_options(a, rootless(cli)?)?;
+            opts.systemd_cgroup = cli.systemd_cgroup;
             log::debug!("create {}: bundle {}", a.id, opts.bundle.display());
             let pid = rt.create(&a.id, &opts)?;
             log::debug!("create {}: created, init pid {pid}", a.id);
@@ -89,7 +85,8 @@ fn run_command(cli: &Cli) -> Result<u8> {
             detach,
             keep,
         } => {
-            let opts = create_options(create, rootless(cli)?)?;
+            let mut opts = create_options(create, rootless(cli)?)?;
+            opts.systemd_cgroup = cli.systemd_cgroup;
             if *detach && *keep {
                 return Err(Error::Other(
                     "run: --keep and --detach cannot be used together".into(),

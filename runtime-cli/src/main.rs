@@ -41,7 +41,8 @@ pub struct Cli {
     /// Log debug messages too.
     #[arg(long, global = true)]
     debug: bool,
-    /// Use systemd's cgroup driver (not implemented yet: refused).
+    /// Use systemd's cgroup driver: the container goes into a transient scope made by systemd
+    /// (cgroupsPath `slice:prefix:name`).
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Ignore cgroup permission errors: true, false or auto (auto: when not root, or root in a

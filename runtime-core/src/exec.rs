@@ -164,7 +164,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
         Some(path) => Some(above(crate::console::connect(path)?, min_fd)?),
         None => None,
     };
-    let cgroup = crate::cgroups::manager(&rec.cgroup.with_sub_cgroups(&opts.cgroup)?);
+    let cgroup = crate::cgroups::manager(&rec.cgroup.with_sub_cgroups(&opts.cgroup)?, None);
     let pidfd_sock = opts
         .pidfd_socket
         .as_deref()

@@ -42,7 +42,7 @@ pub fn features() -> Features {
     cgroup
         .set_v1(Some(true))
         .set_v2(Some(true))
-        .set_systemd(Some(false))
+        .set_systemd(Some(true))
         .set_systemd_user(Some(false))
         .set_rdma(Some(true));
     let mut seccomp = Seccomp::default();

@@ -464,7 +464,7 @@ pub(crate) fn derive_status(store: &Store, rec: &Record) -> Status {
     if store.dir(&rec.id).join(EXEC_FIFO).exists() {
         return Status::Created;
     }
-    let frozen = crate::cgroups::manager(&rec.cgroup)
+    let frozen = crate::cgroups::manager(&rec.cgroup, None)
         .is_frozen()
         .unwrap_or(false);
     if frozen {

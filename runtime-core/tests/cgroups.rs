@@ -37,7 +37,7 @@ impl Cg {
         let p = unique_path();
         let cg = cgroups::Cgroup::resolve(Some(&p), "t").unwrap();
         let paths = cg.paths.clone();
-        let m = cgroups::manager(&cg);
+        let m = cgroups::manager(&cg, None);
         m.create().unwrap();
         Cg {
             paths,

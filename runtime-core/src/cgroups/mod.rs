@@ -8,17 +8,19 @@
 //!
 //! ```no_run
 //! use runtime_core::cgroups::{manager, Cgroup};
-//! let cg = manager(&Cgroup::resolve(Some("/baleia-doc"), "doc")?);
+//! let cg = manager(&Cgroup::resolve(Some("/baleia-doc"), "doc")?, None);
 //! cg.create()?;
 //! cg.add_pid(std::process::id() as i32)?;
 //! # Ok::<(), runtime_core::cgroups::CgroupError>(())
 //! ```
 
 mod bpf;
+mod dbus;
 mod fs;
 mod mountinfo;
 mod oom;
 mod stats;
+mod systemd;
 mod v1;
 mod v2;
 mod validate;
@@ -32,6 +34,7 @@ pub use stats::{
     network_interfaces, BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry,
     MemoryStats, NetworkInterface, PidsStats, Stats, Throttling,
 };
+pub use systemd::{systemd_annotation_names, SystemdUnit, PROPERTY_ANNOTATION};
 pub use validate::validate_resources;
 
 /// Where a container's cgroup lives on every hierarchy of this host, resolved once at `create`
@@ -72,17 +75,27 @@ pub enum Layout {
 /// layout changed) manages it the way it was made.
 ///
 /// ```
-/// use runtime_core::cgroups::{Driver, Layout};
+/// use runtime_core::cgroups::{Driver, Layout, SystemdUnit};
 /// let d = Driver::Cgroupfs(Layout::Hybrid);
 /// assert_eq!(serde_json::to_string(&d).unwrap(), r#"{"cgroupfs":"hybrid"}"#);
+/// let d = Driver::Systemd(SystemdUnit::parse(None, "web")?);
+/// assert_eq!(
+///     serde_json::to_string(&d).unwrap(),
+///     r#"{"systemd":{"unit":"baleia-web.scope","slice":"system.slice"}}"#
+/// );
+/// # Ok::<(), runtime_core::cgroups::CgroupError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Driver {
     /// We make the cgroup directories and write their files ourselves, on a host of this
     /// layout (runc's cgroupfs driver).
     Cgroupfs(Layout),
+    /// systemd makes and owns the cgroup: a transient scope unit (runc's `--systemd-cgroup`).
+    /// The scope's files are still written by the cgroupfs manager of its directories, whose
+    /// layout the recorded paths show.
+    Systemd(SystemdUnit),
 }
 
 impl Driver {
@@ -153,6 +166,24 @@ impl Cgroup {
         Ok(Cgroup { driver, paths })
     }
 
+    /// The cgroup of container `id` under the systemd driver: the scope that the spec's
+    /// `cgroupsPath` names with runc's `slice:prefix:name` rules (see [`SystemdUnit::parse`]),
+    /// and that scope's directories on every hierarchy. No side effects.
+    ///
+    /// ```no_run
+    /// let cg = runtime_core::cgroups::Cgroup::systemd(Some("machine.slice:baleia:web"), "web")?;
+    /// assert!(cg.paths.0.values().all(|d| d.ends_with("machine.slice/baleia-web.scope")));
+    /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+    /// ```
+    pub fn systemd(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup, CgroupError> {
+        let unit = SystemdUnit::parse(cgroups_path, id)?;
+        let paths = systemd::paths(&unit)?;
+        Ok(Cgroup {
+            driver: Driver::Systemd(unit),
+            paths,
+        })
+    }
+
     /// No cgroup at all (a rootless container without a delegated one): no hierarchy, so
     /// every operation of its manager does nothing.
     ///
@@ -177,7 +208,7 @@ impl Cgroup {
     /// `ctrl[,ctrl...]:sub` for v1 controllers): each must exist inside this one.
     pub(crate) fn with_sub_cgroups(&self, specs: &[String]) -> Result<Cgroup, CgroupError> {
         Ok(Cgroup {
-            driver: self.driver,
+            driver: self.driver.clone(),
             paths: self.paths.with_sub_cgroups(specs)?,
         })
     }
@@ -227,6 +258,10 @@ pub enum CgroupError {
         #[source]
         source: std::io::Error,
     },
+    /// systemd (the systemd cgroup driver) is not running, refused a request, or its job
+    /// failed.
+    #[error("systemd cgroup driver: {0}")]
+    Systemd(String),
     /// The cgroupsPath of the spec is not acceptable.
     #[error("cgroup: invalid cgroupsPath {path:?}: {reason}")]
     InvalidPath {
@@ -551,7 +586,7 @@ pub(crate) enum ContainerView<'a> {
 ///
 /// ```no_run
 /// use runtime_core::cgroups::{manager, Cgroup, CgroupManager};
-/// let cg = manager(&Cgroup::resolve(Some("/baleia-doc"), "doc")?);
+/// let cg = manager(&Cgroup::resolve(Some("/baleia-doc"), "doc")?, None);
 /// cg.freeze()?;
 /// assert!(cg.is_frozen()?);
 /// cg.thaw()?;
@@ -592,29 +627,89 @@ pub trait CgroupManager {
     fn stats(&self) -> Result<Stats, CgroupError>;
     /// The paths this manager works on.
     fn paths(&self) -> &CgroupPaths;
-    /// The container's cgroup2 directory when the cgroup is there alone (pure v2): a process
-    /// can be born into it (clone3's CLONE_INTO_CGROUP), and it can be given to the root of a
-    /// container's user namespace. `None` where processes join by writing cgroup.procs.
+    /// The container's cgroup2 directory when the cgroup is there alone (pure v2) and exists
+    /// before its first process: a process can be born into it (clone3's CLONE_INTO_CGROUP),
+    /// and it can be given to the root of a container's user namespace. `None` where
+    /// processes join by writing cgroup.procs, or make the cgroup by joining it (a new
+    /// systemd scope: [`CgroupManager::add_pid`] starts it).
     fn unified_dir(&self) -> Option<&Path> {
         None
     }
 }
 
+/// What only `create` knows about the cgroup it makes, beyond its record: the container's id
+/// and the spec's annotations. A new systemd scope takes its description and its
+/// `org.systemd.property.*` extras from them; the cgroupfs driver needs neither (and ignores
+/// those annotations, as runc does). Built before anything exists, so that a bad annotation
+/// fails first.
+///
+/// ```no_run
+/// use std::collections::HashMap;
+/// use runtime_core::cgroups::{Cgroup, Creating};
+/// let bad = HashMap::from([("org.systemd.property.X".to_string(), "uint64 nope".to_string())]);
+/// assert!(Creating::new(&Cgroup::systemd(None, "web")?, "web", &bad).is_err());
+/// assert!(Creating::new(&Cgroup::resolve(None, "web")?, "web", &bad).is_ok());
+/// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Creating {
+    description: String,
+    extra: Vec<(String, dbus::Value)>,
+}
+
+impl Creating {
+    /// What container `id`, with the spec's `annotations`, needs from its new `cgroup`.
+    ///
+    /// ```no_run
+    /// use runtime_core::cgroups::{Cgroup, Creating};
+    /// let c = Creating::new(&Cgroup::resolve(None, "web")?, "web", &Default::default())?;
+    /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
+    /// ```
+    pub fn new(
+        cgroup: &Cgroup,
+        id: &str,
+        annotations: &std::collections::HashMap<String, String>,
+    ) -> Result<Creating, CgroupError> {
+        let extra = match cgroup.driver {
+            Driver::Systemd(_) => systemd::annotation_props(annotations)?,
+            Driver::Cgroupfs(_) => Vec::new(),
+        };
+        Ok(Creating {
+            description: format!("baleia container {id}"),
+            extra,
+        })
+    }
+}
+
 /// The one factory of managers: the manager of a recorded cgroup, by its driver. (A new driver
-/// is a new arm here.)
+/// is a new arm here.) `creating` is given by `create` only, for the cgroup it is about to
+/// make; every later command manages a cgroup that exists (`None`: a systemd scope is then
+/// the one that was started, never started again).
 ///
 /// ```no_run
 /// use runtime_core::cgroups::{manager, Cgroup};
-/// let cg = manager(&Cgroup::resolve(None, "abc")?);
+/// let cg = manager(&Cgroup::resolve(None, "abc")?, None);
 /// println!("{:?}", cg.pids()?);
 /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
 /// ```
-pub fn manager(cgroup: &Cgroup) -> Box<dyn CgroupManager> {
-    match cgroup.driver {
+pub fn manager(cgroup: &Cgroup, creating: Option<&Creating>) -> Box<dyn CgroupManager> {
+    match &cgroup.driver {
         Driver::Cgroupfs(Layout::V2) => Box::new(v2::V2Manager::new(cgroup.paths.clone())),
         // v1's manager also handles the unified directory of a hybrid host.
         Driver::Cgroupfs(Layout::V1 | Layout::Hybrid) => {
             Box::new(v1::V1Manager::new(cgroup.paths.clone()))
+        }
+        Driver::Systemd(unit) => {
+            // The scope's files: on the layout its recorded directories show.
+            let files = Cgroup {
+                driver: Driver::of_paths(&cgroup.paths),
+                paths: cgroup.paths.clone(),
+            };
+            Box::new(systemd::SystemdManager::new(
+                unit.clone(),
+                manager(&files, None),
+                creating.cloned(),
+            ))
         }
     }
 }
@@ -693,6 +788,55 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Cgroup>(&json).unwrap(), cg);
+    }
+
+    fn systemd_cgroup(dir: &str) -> Cgroup {
+        Cgroup {
+            driver: Driver::Systemd(SystemdUnit::parse(Some("a-b.slice:p:n"), "n").unwrap()),
+            paths: CgroupPaths([(String::new(), PathBuf::from(dir))].into()),
+        }
+    }
+
+    #[test]
+    fn a_systemd_scope_is_recorded_with_its_unit() {
+        let cg = systemd_cgroup("/sys/fs/cgroup/a.slice/a-b.slice/p-n.scope");
+        let json = serde_json::to_string(&cg).unwrap();
+        assert!(
+            json.contains(
+                r#""cgroup_driver":{"systemd":{"unit":"p-n.scope","slice":"a-b.slice"}}"#
+            ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Cgroup>(&json).unwrap(), cg);
+    }
+
+    #[test]
+    fn only_a_recorded_scope_can_be_born_into() {
+        // A scope being made exists only once add_pid started it with its first process;
+        // the one a state records exists, and exec's processes are born into it.
+        let cg = systemd_cgroup("/sys/fs/cgroup/a.slice/a-b.slice/p-n.scope");
+        let new = Creating::new(&cg, "n", &Default::default()).unwrap();
+        assert_eq!(manager(&cg, Some(&new)).unified_dir(), None);
+        assert_eq!(
+            manager(&cg, None).unified_dir(),
+            Some(Path::new("/sys/fs/cgroup/a.slice/a-b.slice/p-n.scope"))
+        );
+    }
+
+    #[test]
+    fn systemd_annotations_are_read_for_a_scope_only() {
+        let bad = std::collections::HashMap::from([(
+            format!("{PROPERTY_ANNOTATION}X"),
+            "uint64 nope".to_string(),
+        )]);
+        let scope = systemd_cgroup("/sys/fs/cgroup/x.scope");
+        let e = Creating::new(&scope, "n", &bad).unwrap_err();
+        assert!(e.to_string().contains("org.systemd.property.X"), "{e}");
+        let fs = Cgroup {
+            driver: Driver::Cgroupfs(Layout::V2),
+            paths: scope.paths.clone(),
+        };
+        assert!(Creating::new(&fs, "n", &bad).is_ok());
     }
 
     #[test]

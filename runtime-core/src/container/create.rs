@@ -53,6 +53,9 @@ pub struct CreateOptions {
     /// log), unless the spec asks for resource limits (then it is an error). See
     /// [`rootless_by_default`] for runc's automatic choice.
     pub rootless: bool,
+    /// The systemd cgroup driver (runc's `--systemd-cgroup`): the container goes into a
+    /// transient scope that systemd makes, named by a `slice:prefix:name` cgroupsPath.
+    pub systemd_cgroup: bool,
 }
 
 /// Whether a caller counts as rootless when it does not say (runc's `--rootless auto`): it is
@@ -125,7 +128,21 @@ pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
-    let placement = Cgroup::resolve(cgroups_path.as_deref(), id)?;
+    let placement = if opts.systemd_cgroup {
+        Cgroup::systemd(cgroups_path.as_deref(), id)?
+    } else {
+        Cgroup::resolve(cgroups_path.as_deref(), id)?
+    };
+    // Now, so that bad org.systemd.property annotations fail before anything exists.
+    let creating = cgroups::Creating::new(
+        &placement,
+        id,
+        bundle
+            .spec
+            .annotations()
+            .as_ref()
+            .unwrap_or(&Default::default()),
+    )?;
     let resources = with_default_device_rules(
         bundle
             .spec
@@ -151,9 +168,9 @@ pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32
         None => Vec::new(),
     };
     // Before anything exists: a frozen cgroup would freeze the init, and us waiting on it.
-    cgroups::manager(&placement).refuse_frozen()?;
+    let cgroup = cgroups::manager(&placement, Some(&creating));
+    cgroup.refuse_frozen()?;
     let lock = rt.store.reserve(id)?;
-    let cgroup = cgroups::manager(&placement);
     // Said before the cgroup is made, so that a create killed from here on leaves a state
     // directory that names everything delete has to undo.
     let intent = Intent {
@@ -218,7 +235,7 @@ fn create_locked(
             // A warning, so that it is in the log at the default level: a user who
             // expected limits or stats learns why there are none.
             log::warn!("rootless: the container runs without a cgroup ({e})");
-            no_cgroup = cgroups::manager(&none);
+            no_cgroup = cgroups::manager(&none, None);
             (&none, no_cgroup.as_ref())
         }
         Err(e) => return Err(e.into()),

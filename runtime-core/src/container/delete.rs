@@ -79,7 +79,7 @@ pub(crate) fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
             )))
         }
     }
-    let cgroup = cgroups::manager(&rec.cgroup);
+    let cgroup = cgroups::manager(&rec.cgroup, None);
     // A shared-pid-namespace container may leave processes behind its init.
     if rec.host_pid_ns {
         let _ = cgroup.kill_all(libc::SIGKILL);
@@ -125,7 +125,7 @@ fn restore_net_devices(rec: &Record, status: Status) {
 }
 
 fn kill_and_wait(rec: &Record) -> Result<()> {
-    let cgroup = cgroups::manager(&rec.cgroup);
+    let cgroup = cgroups::manager(&rec.cgroup, None);
     let pidfd = sys::pidfd_open(rec.pid).ok();
     // With its own pid namespace the container dies with its init; only a container in
     // the host's pid namespace needs the whole cgroup killed (which, when the cgroup is
@@ -177,7 +177,7 @@ pub(crate) fn remove_cgroup_unless_shared(
 /// give it a moment to leave the cgroup. A cgroup that existed before, or that still has
 /// processes after that, is shared with another container and stays, as in `delete`.
 fn undo_intent(intent: &Intent) -> Result<()> {
-    let cgroup = cgroups::manager(&intent.cgroup);
+    let cgroup = cgroups::manager(&intent.cgroup, None);
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         // A cgroup that was never made has no processes.

@@ -6,7 +6,7 @@ use crate::Runtime;
 
 pub(crate) fn stats(rt: &Runtime, id: &str) -> Result<cgroups::Stats> {
     let (rec, _) = rt.live_record(id)?;
-    let mut stats = cgroups::manager(&rec.cgroup).stats()?;
+    let mut stats = cgroups::manager(&rec.cgroup, None).stats()?;
     // A container without a network namespace of its own has no interfaces to report.
     stats.network_interfaces = cgroups::network_interfaces(rec.pid).unwrap_or_default();
     Ok(stats)

@@ -14,7 +14,7 @@ pub(crate) fn kill(rt: &Runtime, id: &str, signal: signal::Signal, all: bool) ->
         if !all {
             return Err(Error::NotRunning(id.into()));
         }
-        let cgroup = cgroups::manager(&rec.cgroup);
+        let cgroup = cgroups::manager(&rec.cgroup, None);
         // An empty (or already removed) cgroup has nothing to signal; freezing it to walk
         // an empty list would only fail on a removed one.
         if cgroup.pids()?.is_empty() {
@@ -27,7 +27,7 @@ pub(crate) fn kill(rt: &Runtime, id: &str, signal: signal::Signal, all: bool) ->
     // container's init thaws the cgroup so that it dies, as runc does (kill_all already
     // thaws for SIGKILL).
     if status == Status::Paused && signal == libc::SIGKILL && !all {
-        cgroups::manager(&rec.cgroup).thaw()?;
+        cgroups::manager(&rec.cgroup, None).thaw()?;
     }
     Ok(())
 }
@@ -46,7 +46,7 @@ pub(crate) fn send(rec: &Record, signal: i32, all: bool) -> Result<()> {
     // With the host's pid namespace, killing the init leaves the rest running: only the
     // cgroup knows every process.
     if all || (rec.host_pid_ns && signal == libc::SIGKILL) {
-        cgroups::manager(&rec.cgroup).kill_all(signal)?;
+        cgroups::manager(&rec.cgroup, None).kill_all(signal)?;
         if !all {
             return Ok(());
         }

@@ -9,7 +9,7 @@ pub(crate) fn pause(rt: &Runtime, id: &str) -> Result<()> {
     let _lock = rt.store.lock(id)?;
     let (rec, status) = rt.live_record(id)?;
     match status {
-        Status::Running => Ok(cgroups::manager(&rec.cgroup).freeze()?),
+        Status::Running => Ok(cgroups::manager(&rec.cgroup, None).freeze()?),
         Status::Paused => Err(Error::Paused(id.into())),
         _ => Err(Error::NotRunning(id.into())),
     }
@@ -19,7 +19,7 @@ pub(crate) fn resume(rt: &Runtime, id: &str) -> Result<()> {
     let _lock = rt.store.lock(id)?;
     let (rec, status) = rt.live_record(id)?;
     match status {
-        Status::Paused => Ok(cgroups::manager(&rec.cgroup).thaw()?),
+        Status::Paused => Ok(cgroups::manager(&rec.cgroup, None).thaw()?),
         _ => Err(Error::InvalidState("container not paused".into())),
     }
 }

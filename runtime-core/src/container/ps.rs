@@ -6,5 +6,5 @@ use crate::Runtime;
 
 pub(crate) fn pids(rt: &Runtime, id: &str) -> Result<Vec<i32>> {
     let rec = rt.record(id)?;
-    Ok(cgroups::manager(&rec.cgroup).pids()?)
+    Ok(cgroups::manager(&rec.cgroup, None).pids()?)
 }

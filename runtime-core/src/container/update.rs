@@ -13,7 +13,7 @@ pub(crate) fn update(
     let _lock = rt.store.lock(id)?;
     let (rec, _) = rt.live_record(id)?;
     cgroups::validate_resources(resources)?;
-    Ok(cgroups::manager(&rec.cgroup).update(resources)?)
+    Ok(cgroups::manager(&rec.cgroup, None).update(resources)?)
 }
 
 pub(crate) fn update_intel_rdt(rt: &Runtime, id: &str, lines: &[String]) -> Result<()> {

@@ -65,6 +65,9 @@ pub(crate) struct Init {
     pub rootfs: RootfsPlan,
     /// The parent moves us into the cgroup (v1) while we mount: wait for its word.
     pub wait_for_cgroup: bool,
+    /// The cgroup does not exist before the parent puts us in it: wait for that before
+    /// preparing the mounts.
+    pub cgroup_before_mounts: bool,
     /// We are in a new user namespace (made by clone3, or by the middle process of
     /// `two_step`): the parent writes its id maps when asked, then we become its root.
     pub new_user: bool,
@@ -116,8 +119,15 @@ impl Init {
         self.join_keyring()?;
         self.bring_up_loopback()?;
         self.set_names()?;
+        // A cgroup made only once we exist (a systemd scope) must be there before the cgroup
+        // mount binds it; otherwise joining it runs while we mount.
+        if self.cgroup_before_mounts {
+            self.wait_for_cgroup()?;
+        }
         let prepared = rootfs::prepare(&self.rootfs)?;
-        self.wait_for_cgroup()?;
+        if !self.cgroup_before_mounts {
+            self.wait_for_cgroup()?;
+        }
         self.unshare_cgroupns()?;
         self.run_runtime_hooks()?;
         self.create_hooks.run(host_pid)?;
