@@ -223,7 +223,9 @@ fn pause_stops_the_container_and_resume_restarts_it() {
     let Some(mut env) = setup("pause") else {
         return;
     };
-    env.sh("i=0; while :; do i=$((i+1)); echo $i > /tmp/tick; usleep 10000; done");
+    // Written aside and renamed: a pause that lands between the truncate and the write of a
+    // plain `echo > tick` would leave the file empty for as long as the container is frozen.
+    env.sh("i=0; while :; do i=$((i+1)); echo $i > /tmp/tick.new; mv /tmp/tick.new /tmp/tick; usleep 10000; done");
     let id = env.id.clone();
     start(&env, &id);
     let tick = |env: &Env| -> u64 {
