@@ -13,6 +13,18 @@ const FIRST: usize = 4096;
 
 /// The bytes of `path`.
 pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    read_until(path, false)
+}
+
+/// The bytes of `path`, a regular file (config.json, a state record) or a kernel file that
+/// one record fills (`/proc/<pid>/stat`): for those a read that leaves the buffer unfilled
+/// has reached the end, which saves the read that would return 0. Not for /proc files of
+/// many records (mountinfo, status): their reads stop short at a record boundary.
+pub(crate) fn read_whole(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    read_until(path, true)
+}
+
+fn read_until(path: impl AsRef<Path>, short_read_is_end: bool) -> io::Result<Vec<u8>> {
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; FIRST];
     let mut len = 0;
@@ -22,7 +34,12 @@ pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
         }
         match f.read(&mut buf[len..]) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if short_read_is_end && len < buf.len() {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -47,9 +64,12 @@ mod tests {
             let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             std::fs::write(&p, &data).expect("write");
             assert_eq!(super::read(&p).expect("read"), data, "size {size}");
+            assert_eq!(super::read_whole(&p).expect("read"), data, "size {size}");
         }
         let status = super::read_to_string("/proc/self/status").expect("status");
         assert!(status.contains("CapBnd:"), "{status}");
+        let stat = super::read_whole("/proc/self/stat").expect("stat");
+        assert!(stat.ends_with(b"\n"), "{stat:?}");
         assert!(super::read("/nonexistent/x").is_err());
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

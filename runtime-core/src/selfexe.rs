@@ -29,6 +29,7 @@
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use nix::errno::Errno;
 
@@ -68,9 +69,31 @@ pub enum Protection {
 /// # Ok::<(), runtime_core::Error>(())
 /// ```
 pub fn protection() -> Result<Option<Protection>> {
+    // A binary once protected stays so until the next execve (which resets this): a detached
+    // read-only view cannot be remounted by the containers, seals cannot be removed.
+    match KNOWN.load(Ordering::Relaxed) {
+        1 => return Ok(Some(Protection::ReadOnlyMount)),
+        2 => return Ok(Some(Protection::SealedCopy)),
+        _ => {}
+    }
     let exe = open_self_exe()?;
-    classify(&exe)
+    let p = classify(&exe)?;
+    remember(p);
+    Ok(p)
 }
+
+fn remember(p: Option<Protection>) {
+    let v = match p {
+        Some(Protection::ReadOnlyMount) => 1,
+        Some(Protection::SealedCopy) => 2,
+        None => 0,
+    };
+    KNOWN.store(v, Ordering::Relaxed);
+}
+
+/// What [`classify`] last found (0: nothing yet or unprotected), so that `create` does not
+/// open and fstatvfs /proc/self/exe again after `protect_binary` did.
+static KNOWN: AtomicU8 = AtomicU8::new(0);
 
 /// Make sure no container can write to this program's binary through the processes the library
 /// makes for it: re-executes the program, once, from a read-only view of its binary (or from a
@@ -107,6 +130,7 @@ pub fn protection() -> Result<Option<Protection>> {
 pub fn protect_binary() -> Result<Protection> {
     let exe = open_self_exe()?;
     if let Some(p) = classify(&exe)? {
+        remember(Some(p));
         return Ok(p);
     }
     let argv: Vec<CString> = std::env::args_os()

@@ -4,6 +4,8 @@
 //! behind: every feature baleia does not implement yet is refused here with a clear error rather
 //! than silently ignored inside the container.
 
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -42,10 +44,10 @@ impl Bundle {
     /// # Ok::<(), runtime_core::Error>(())
     /// ```
     pub fn load(dir: &Path) -> Result<Bundle> {
-        let dir = std::fs::canonicalize(dir)
+        let dir = canonical_dir(dir)
             .map_err(|e| Error::Spec(format!("bundle {}: {e}", dir.display())))?;
         let path = dir.join("config.json");
-        let text = crate::readfile::read(&path).map_err(|e| {
+        let text = crate::readfile::read_whole(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::Spec(format!(
                     "JSON specification file {} not found",
@@ -560,5 +562,21 @@ mod tests {
             let e = parse(bad).expect_err(bad).to_string();
             assert!(e.contains("Invalid execCPUAffinity format"), "{bad:?}: {e}");
         }
+    }
+}
+
+/// The absolute path of directory `dir`, symlinks resolved. Its open fd's name in /proc: three
+/// syscalls, where `fs::canonicalize` (glibc's realpath) takes a readlink per component
+/// (six for containerd's bundle paths). std's version stays for a /proc that cannot say.
+fn canonical_dir(dir: &Path) -> std::io::Result<PathBuf> {
+    use nix::fcntl::{open, OFlag};
+    let fd = open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    match nix::fcntl::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str()) {
+        Ok(name) if name.as_bytes().starts_with(b"/") => Ok(PathBuf::from(name)),
+        _ => std::fs::canonicalize(dir),
     }
 }

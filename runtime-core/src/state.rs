@@ -215,7 +215,7 @@ impl Store {
         validate_id(id)?;
         let dir = self.dir(id);
         let path = dir.join(STATE_FILE);
-        match crate::readfile::read(&path) {
+        match crate::readfile::read_whole(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Other(format!("parse {}: {e}", path.display()))),
@@ -240,7 +240,7 @@ impl Store {
     /// What the `create` of `id` set out to make; `None` when it died before saying.
     pub(crate) fn load_intent(&self, id: &str) -> Result<Option<Intent>> {
         let path = self.dir(id).join(INTENT_FILE);
-        match crate::readfile::read(&path) {
+        match crate::readfile::read_whole(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Other(format!("parse {}: {e}", path.display()))),
@@ -438,7 +438,7 @@ pub(crate) struct ProcStat {
 
 /// Read `/proc/<pid>/stat`; `None` when the process does not exist.
 pub(crate) fn proc_stat(pid: i32) -> Option<ProcStat> {
-    let text = crate::readfile::read(format!("/proc/{pid}/stat")).ok()?;
+    let text = crate::readfile::read_whole(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
     let close = text.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&text[close + 1..]).ok()?;

@@ -161,8 +161,10 @@ impl Cgroup {
     /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
     /// ```
     pub fn resolve(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup, CgroupError> {
-        let driver = Driver::Cgroupfs(detect()?);
-        let paths = CgroupPaths::resolve(cgroups_path, id)?;
+        // One read of mountinfo for both the layout and the directories.
+        let mounts = mountinfo::cgroup_mounts()?;
+        let driver = Driver::Cgroupfs(layout_of(&mounts)?);
+        let paths = CgroupPaths::resolve_in(&mounts, cgroups_path, id)?;
         Ok(Cgroup { driver, paths })
     }
 
@@ -201,7 +203,9 @@ impl Cgroup {
     /// Whether any of its directories exists already (then it may be shared with another
     /// container: a cgroupsPath is not exclusive).
     pub(crate) fn exists(&self) -> bool {
-        self.paths.0.values().any(|d| d.exists())
+        // One probe: a cgroupsPath shared with another container was made on every
+        // hierarchy by that container's create (one per hierarchy was 9 statx on v1 hosts).
+        self.paths.0.values().next().is_some_and(|d| d.exists())
     }
 
     /// This cgroup with runc's `exec --cgroup` sub-cgroups applied (`sub` for every hierarchy,
@@ -359,7 +363,10 @@ pub enum CgroupError {
 /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
 /// ```
 pub fn detect() -> Result<Layout, CgroupError> {
-    let mounts = mountinfo::cgroup_mounts()?;
+    layout_of(&mountinfo::cgroup_mounts()?)
+}
+
+fn layout_of(mounts: &[mountinfo::CgroupMount]) -> Result<Layout, CgroupError> {
     let v1 = mounts.iter().any(|m| !m.v2);
     let v2 = mounts.iter().any(|m| m.v2);
     match (v1, v2) {
@@ -415,6 +422,14 @@ impl CgroupPaths {
     /// # Ok::<(), runtime_core::cgroups::CgroupError>(())
     /// ```
     pub fn resolve(cgroups_path: Option<&str>, id: &str) -> Result<CgroupPaths, CgroupError> {
+        Self::resolve_in(&mountinfo::cgroup_mounts()?, cgroups_path, id)
+    }
+
+    fn resolve_in(
+        mounts: &[mountinfo::CgroupMount],
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<CgroupPaths, CgroupError> {
         let raw = match cgroups_path {
             Some(p) if !p.is_empty() => p.to_string(),
             _ => id.to_string(),
@@ -426,12 +441,11 @@ impl CgroupPaths {
                 reason: "names the root cgroup, which a container cannot own".into(),
             });
         }
-        let mounts = mountinfo::cgroup_mounts()?;
         let own = mountinfo::own_cgroups()?;
         let pure_v2 = mounts.iter().all(|m| m.v2);
         let mut map = BTreeMap::new();
         let mut seen_v2 = false;
-        for m in &mounts {
+        for m in mounts {
             if m.v2 {
                 // Several cgroup2 mounts show the same hierarchy: the first is enough.
                 if seen_v2 {

@@ -460,7 +460,9 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         fifo: fifo_fd,
         rootfs,
         wait_for_cgroup: v1 && !new_user && !two_step,
-        cgroup_before_mounts: v1 && !l.cgroup_paths.0.values().all(|d| d.exists()),
+        // Every hierarchy's directory is made at once, or none is (a systemd scope, made with
+        // the init): one probe says which.
+        cgroup_before_mounts: v1 && !l.cgroup_paths.0.values().next().is_some_and(|d| d.exists()),
         late_cgroupns: ns.late_cgroupns,
         runtime_hooks,
         create_hooks,

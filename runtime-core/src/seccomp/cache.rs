@@ -77,7 +77,7 @@ fn key(profile: &LinuxSeccomp, host: Host) -> Option<Vec<u8>> {
 }
 
 fn load(path: &Path, key: &[u8]) -> Option<Program> {
-    let data = crate::readfile::read(path).ok()?;
+    let data = crate::readfile::read_whole(path).ok()?;
     let rest = data.strip_prefix(MAGIC.as_slice())?;
     let (klen, rest) = take_u32(rest)?;
     let (stored, rest) = rest.split_at_checked(klen as usize)?;
