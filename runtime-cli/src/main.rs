@@ -4,13 +4,15 @@
 //! `level=error` line to the `--log` file (JSON with `--log-format json`, as containerd reads
 //! it) and exit 1.
 
+// The C entry point below replaces std's: see `main`.
+#![no_main]
+
 mod commands;
 mod logging;
 mod tty;
 mod update_flags;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -289,7 +291,48 @@ pub enum Command {
     },
 }
 
-fn main() -> ExitCode {
+/// The C `main`, so that std's runtime set-up does not run: its stack-overflow handler (an
+/// alternate signal stack, four sigactions, and glibc reading /proc/self/maps to find the main
+/// thread's stack: about 20 syscalls), paid twice per container because the binary
+/// protection executes the program again. What of it baleia relies on is done here: fds 0-2
+/// are made valid and SIGPIPE is ignored (a write to a dead peer's socket must fail with
+/// EPIPE, not kill us). `std::env::args` still works: glibc hands argv to std's constructor.
+/// A stack overflow now ends in a plain SIGSEGV instead of std's message.
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    sanitize_stdio();
+    // SAFETY: setting a signal's disposition to SIG_IGN has no memory effects.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let code = cli_main();
+    // exit, not return: it flushes std's stdout buffer, which returning from main would not.
+    std::process::exit(i32::from(code))
+}
+
+/// fds 0, 1 and 2 open: a closed one would be taken by the first file baleia opens (a state
+/// file, the log), and whatever is printed would land there. What std's start-up does.
+fn sanitize_stdio() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll on a local array of three pollfds.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+        // SAFETY: opening /dev/null and moving it onto a closed standard fd.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 && null != p.fd {
+                libc::dup2(null, p.fd);
+                libc::close(null);
+            }
+        }
+    }
+}
+
+fn cli_main() -> u8 {
     // First thing, before even parsing the command line (the re-executed program parses it):
     // this may execute the program again, from a view of its binary that the containers
     // cannot write. Any argument naming a command that makes container processes triggers it;
@@ -305,7 +348,7 @@ fn main() -> ExitCode {
             // Usage errors exit 1 like runc's (clap would use 2), help and --version 0.
             let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code;
         }
     };
     // Only the commands that make container processes need (and pay for) the protection;
@@ -321,18 +364,18 @@ fn main() -> ExitCode {
         Ok(l) => l.install(cli.debug),
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(1);
+            return 1;
         }
     };
     if let Err(e) = protected {
         logger.error(&e.to_string());
-        return ExitCode::from(1);
+        return 1;
     }
     match commands::dispatch(&cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(f) => {
             logger.error(&f.message);
-            ExitCode::from(f.code)
+            f.code
         }
     }
 }
