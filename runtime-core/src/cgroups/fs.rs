@@ -145,7 +145,20 @@ pub(crate) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 }
 
 pub(crate) fn mkdir_p(dir: &Path) -> Result<(), CgroupError> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err("mkdir", dir, e))
+    made_dir(dir).map(drop)
+}
+
+/// `mkdir -p dir`, saying whether `dir` itself was made now (false: it was there). One mkdir
+/// when its parent exists, as it mostly does (create_dir_all stats first).
+pub(crate) fn made_dir(dir: &Path) -> Result<bool, CgroupError> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
+            .map(|()| true)
+            .map_err(|e| io_err("mkdir", dir, e)),
+        Err(e) => Err(io_err("mkdir", dir, e)),
+    }
 }
 
 const RMDIR_ATTEMPTS: u32 = 50;

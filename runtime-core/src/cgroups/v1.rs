@@ -55,13 +55,19 @@ impl V1Manager {
     }
 
     /// cpuset refuses tasks while cpus/mems are empty, and a new cgroup starts empty: copy
-    /// them down from the nearest ancestor that has them (runc does the same).
-    fn cpuset_fill(&self) -> Result<(), CgroupError> {
+    /// them down from the nearest ancestor that has them (runc does the same). A leaf made
+    /// just now (`leaf_made`) is known to be empty, or to hold its parent's values when the
+    /// parent has cgroup.clone_children set: it is not read, and gets its parent's values.
+    fn cpuset_fill(&self, leaf_made: bool) -> Result<(), CgroupError> {
         let Some(leaf) = self.dir("cpuset") else {
             return Ok(());
         };
         let mut chain = Vec::new();
         let mut cur = leaf.to_path_buf();
+        if leaf_made {
+            chain.push(cur.clone());
+            cur.pop();
+        }
         // The nearest ancestor's cpus, found on the way up, is what every empty cgroup below
         // it gets: read once, not again for each level.
         let mut source = None;
@@ -89,10 +95,10 @@ impl V1Manager {
             }
         };
         let mems = read(&src, "cpuset.mems")?;
-        for d in chain.iter().rev() {
-            // Every directory in the chain was seen with empty cpus.
+        for (i, d) in chain.iter().enumerate().rev() {
+            // Every directory in the chain was seen with empty cpus, or is the new leaf.
             write(d, "cpuset.cpus", cpus.trim())?;
-            if read(d, "cpuset.mems")?.trim().is_empty() {
+            if (i == 0 && leaf_made) || read(d, "cpuset.mems")?.trim().is_empty() {
                 write(d, "cpuset.mems", mems.trim())?;
             }
         }
@@ -444,10 +450,12 @@ pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -
 impl CgroupManager for V1Manager {
     fn create(&self) -> Result<(), CgroupError> {
         log::debug!("cgroup: create {}", display_dirs(&self.paths));
+        let mut cpuset_made = false;
         for d in self.paths.dirs() {
-            fs::mkdir_p(&d)?;
+            let made = fs::made_dir(&d)?;
+            cpuset_made |= made && self.dir("cpuset") == Some(d.as_path());
         }
-        self.cpuset_fill()
+        self.cpuset_fill(cpuset_made)
     }
 
     fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {

@@ -98,6 +98,11 @@ fn with_default_device_rules(
 }
 
 pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32> {
+    create_record(rt, id, opts).map(|rec| rec.pid)
+}
+
+/// `create`, returning the record it saved: `run` starts from it instead of reading it back.
+pub(crate) fn create_record(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<Record> {
     selfexe::require_protection()?;
     state::validate_id(id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
@@ -211,7 +216,7 @@ fn create_locked(
     resources: Option<&oci_spec::runtime::LinuxResources>,
     (seccomp, rdt): (Option<seccomp::Program>, Option<&intel_rdt::Plan>),
     net_devices: &[netdev::Device],
-) -> Result<i32> {
+) -> Result<Record> {
     let created = time::rfc3339_now();
     let state_dir = rt.store.dir(id);
     let none = Cgroup::none();
@@ -303,13 +308,13 @@ fn create_locked(
                 (group.clone(), net),
             )
         })
-        .and_then(|()| init.release());
+        .and_then(|rec| init.release().map(|()| rec));
     if done.is_err() {
         if let Some(g) = &group {
             let _ = g.remove();
         }
     }
-    done.map(|()| pid)
+    done
 }
 
 /// Save the state of a freshly spawned init and write the pid file.
@@ -323,7 +328,7 @@ fn record_created(
     created: String,
     pid: i32,
     (intel_rdt, net_devices): (Option<intel_rdt::Group>, Vec<(String, String)>),
-) -> Result<()> {
+) -> Result<Record> {
     let start_time = state::proc_stat(pid)
         .map(|s| s.start_time)
         .ok_or_else(|| Error::Other(format!("the container's init (pid {pid}) vanished")))?;
@@ -361,7 +366,7 @@ fn record_created(
     if let Some(pf) = &opts.pid_file {
         container::write_pid_file(pf, pid)?;
     }
-    Ok(())
+    Ok(rec)
 }
 
 fn names_cgroup(spec: &oci_spec::runtime::Spec) -> bool {

@@ -3,7 +3,7 @@
 
 use super::kill;
 use crate::error::{Error, Result};
-use crate::state::{self, derive_status, Status};
+use crate::state::{self, derive_status, Record, Status};
 use crate::{hooks, Runtime};
 
 pub(crate) fn start(rt: &Runtime, id: &str) -> Result<()> {
@@ -23,6 +23,13 @@ pub(crate) fn start(rt: &Runtime, id: &str) -> Result<()> {
             ))
         }
     }
+    release(rt, &rec)
+}
+
+/// Start a container known to be created, whose lock the caller holds: `run`, straight after
+/// its create, with the record that create saved (not read back, nor its status derived).
+pub(crate) fn release(rt: &Runtime, rec: &Record) -> Result<()> {
+    let id = rec.id.as_str();
     let fifo = rt.store.dir(id).join(state::EXEC_FIFO);
     // Non-blocking: with no reader left (the init died) this fails at once instead of hanging.
     let fd = nix::fcntl::open(
@@ -44,10 +51,10 @@ pub(crate) fn start(rt: &Runtime, id: &str) -> Result<()> {
         if let Err(e) = hooks::run_from_bundle(
             "poststart",
             Some(h),
-            &hooks::record_state(&rec, "running", rec.pid),
+            &hooks::record_state(rec, "running", rec.pid),
             &rec.bundle,
         ) {
-            let _ = kill::send(&rec, libc::SIGKILL, true);
+            let _ = kill::send(rec, libc::SIGKILL, true);
             return Err(e);
         }
     }

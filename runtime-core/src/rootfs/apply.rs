@@ -318,14 +318,19 @@ fn cgroup_mount(
 fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
     let dev = resolve::dir(root, &plan.dev, true)?;
     let d = dev.as_raw_fd();
+    // A node mknod makes in /dev belongs to us, unless /dev is setgid (then to its group).
+    let dev_owner = match sys::fstatat(d, c"", libc::AT_EMPTY_PATH) {
+        Ok(st) if st.st_mode & libc::S_ISGID == 0 => Some(plan.creator),
+        _ => None,
+    };
     for n in &plan.nodes {
         if plan.userns {
             bind_node(root, n)?;
         } else if let Some(name) = n.in_dev.as_deref() {
-            make_node(d, name, n)?;
+            make_node(d, name, n, dev_owner)?;
         } else {
             let (dir, name) = resolve::parent(root, &n.path, true)?;
-            make_node(dir.as_raw_fd(), name, n)?;
+            make_node(dir.as_raw_fd(), name, n, None)?;
         }
     }
     for (target, name) in &plan.dev_links {
@@ -334,11 +339,13 @@ fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
             Err(e) => return Err(ChildError::sys(e, format_args!("symlink /dev/{name:?}"))),
         }
     }
-    // /dev/ptmx must be the devpts instance's multiplexer, not the host's.
-    match sys::unlinkat(d, c"ptmx") {
-        Ok(()) | Err(Errno::ENOENT) => {}
-        Err(e) => return Err(ChildError::sys(e, format_args!("remove /dev/ptmx"))),
+    // /dev/ptmx must be the devpts instance's multiplexer, not the host's: whatever is there
+    // (a rootfs's own /dev, not our tmpfs) is replaced.
+    match sys::symlinkat(c"pts/ptmx", d, c"ptmx") {
+        Err(Errno::EEXIST) => {}
+        r => return r.or_fail(|b| write!(b, "symlink /dev/ptmx")),
     }
+    sys::unlinkat(d, c"ptmx").or_fail(|b| write!(b, "remove /dev/ptmx"))?;
     sys::symlinkat(c"pts/ptmx", d, c"ptmx").or_fail(|b| write!(b, "symlink /dev/ptmx"))
 }
 
@@ -352,10 +359,12 @@ fn bind_node(root: RawFd, n: &DevNode) -> CResult<()> {
 }
 
 /// `name` in the directory `d`: made, or kept when the same device is already there.
-fn make_node(d: RawFd, name: &CStr, n: &DevNode) -> CResult<()> {
+/// `made_as`: the owner a node made in `d` gets, when known.
+fn make_node(d: RawFd, name: &CStr, n: &DevNode, made_as: Option<(u32, u32)>) -> CResult<()> {
     let shown = n.path.shown.as_str();
     // The umask is 0 here, so the mode is exactly the spec's.
     match sys::mknodat(d, name, n.mode, n.rdev) {
+        Ok(()) if made_as == Some((n.uid, n.gid)) => return Ok(()),
         Ok(()) => {}
         Err(Errno::EEXIST) => {
             let st = sys::fstatat(d, name, libc::AT_SYMLINK_NOFOLLOW)

@@ -203,6 +203,9 @@ pub(crate) struct RootfsPlan {
     /// The container has a user namespace of its own: devices are bound from the host, and
     /// binds keep the flags the kernel locks on them.
     pub userns: bool,
+    /// Who the child is when it makes the device nodes (without a user namespace: us), so
+    /// that a node already made with the spec's owner is not chowned to it again.
+    pub creator: (u32, u32),
 }
 
 /// The devices every container gets (runc's list), unless the spec defines the same path.
@@ -401,6 +404,10 @@ impl RootfsPlan {
             masked,
             readonly_root: spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
             userns,
+            creator: (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ),
         })
     }
 }
