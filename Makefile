@@ -83,7 +83,7 @@ test-cargo:
 
 # `make bench CRUN=... RUNC=... YOUKI=... BALEIA_BASE=... REPS=5 RUNS=10`: runtimes to compare
 # and the sample size, passed on to both benchmark scripts only when given.
-BENCH_VARS := CRUN RUNC YOUKI BALEIA_BASE REPS RUNS WARMUP OUT
+BENCH_VARS := CRUN RUNC YOUKI BALEIA_BASE REPS RUNS WARMUP OUT SCALE_RUNS SCALE_NS HANG_SECS
 BENCH_ENV = BALEIA=$(BALEIA) $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)=$($(v))))
 
 bench: deps build

@@ -83,3 +83,31 @@ fn run_detach_leaves_container_running() {
     wait_gone(pid);
     env.assert_no_trace(&env.id);
 }
+
+/// The container's own memory floor: under a 512 KiB memory limit the init's work inside its
+/// cgroup (everything between joining it and execve) still fits, and /bin/true runs. The
+/// limit is checked in force first, so that a runtime ignoring it cannot pass.
+#[test]
+fn true_runs_under_a_512k_memory_limit() {
+    let Some(mut env) = setup("floor") else { return };
+    let limit = 512u64 << 10;
+    env.config["linux"]["resources"]["memory"] = serde_json::json!({ "limit": limit });
+    env.set_args(&["/bin/true"]);
+    let id = env.new_id("floor-created");
+    env.create_id(&id).assert_ok("create under a 512 KiB memory limit");
+    let dirs = env.cgroup_dirs(&id);
+    let file = ["memory.limit_in_bytes", "memory.max"]
+        .iter()
+        .flat_map(|f| dirs.iter().map(move |d| d.join(f)))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no memory limit file in {dirs:?}"));
+    let set = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(set.trim(), limit.to_string(), "{}", file.display());
+    env.exec(&["start", &id]).assert_ok("start");
+    env.wait_status(&id, "stopped");
+    env.exec(&["delete", &id]).assert_ok("delete");
+    env.assert_no_trace(&id);
+    let o = env.run();
+    assert_eq!(o.code(), 0, "/bin/true under a 512 KiB limit: {o}");
+    env.assert_no_trace(&env.id);
+}
