@@ -49,6 +49,9 @@ pub(crate) struct Init {
     /// Ranges of fds to close right after the clone (everything but stdio, the passed fds and
     /// our own working fds).
     pub close_ranges: Vec<(u32, u32)>,
+    /// The mount work's fds below this stay open until it ends (see `sys::defer_close`):
+    /// half the caller's RLIMIT_NOFILE, at most 256.
+    pub defer_fds_below: RawFd,
     /// The session keyring to join (none with --no-new-keyring).
     pub keyring: Option<CString>,
     pub joins: Vec<Join>,
@@ -102,6 +105,7 @@ extern "C" fn die(sig: libc::c_int) {
 impl Init {
     fn run(&self, cleared_sighand: bool) -> CResult<std::convert::Infallible> {
         self.keep_only_our_fds()?;
+        sys::defer_closes_below(self.defer_fds_below);
         self.take_signals(cleared_sighand)?;
         self.die_with_parent()?;
         sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -134,6 +138,7 @@ impl Init {
         rootfs::enter(&self.rootfs, &prepared)?;
         finish::reopen_dev_null(self.host_null)?;
         rootfs::finish(&self.rootfs, prepared)?;
+        self.close_mount_work_fds()?;
         if let Some(c) = &self.console {
             crate::console::setup(c, self.process.console_size, true)?;
             // SAFETY: the plan is never dropped in the child (it ends in execve or _exit), so
@@ -162,6 +167,19 @@ impl Init {
                 Ok(()) | Err(Errno::EBADF) => {}
                 Err(e) => return Err(ChildError::sys(e, format_args!("pass fd {fd}"))),
             }
+        }
+        Ok(())
+    }
+
+    /// The sweep that ends the mount work: the fds it left open are all in the ranges closed
+    /// at the start (whatever it opened took the lowest free numbers, and the fds we keep are
+    /// outside those ranges). Nothing owns them any more: the mount work handed them to
+    /// `sys::defer_close`, and from here on fds close at once again.
+    fn close_mount_work_fds(&self) -> CResult<()> {
+        sys::defer_closes_below(0);
+        for &(first, last) in &self.close_ranges {
+            sys::close_range(first, last, 0)
+                .or_fail(|b| write!(b, "close the mount work's fds {first}..{last}"))?;
         }
         Ok(())
     }

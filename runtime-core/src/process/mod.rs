@@ -209,6 +209,19 @@ fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
 }
 
 /// The fd ranges to close in a child that keeps stdio, `passed` fds from 3, and `keep`.
+/// See `Init::defer_fds_below`.
+fn defer_fds_below() -> RawFd {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    (lim.rlim_cur / 2).min(256) as RawFd
+}
+
 pub(crate) fn close_ranges(passed: u32, keep: &[RawFd]) -> Vec<(u32, u32)> {
     let mut keep: Vec<u32> = keep.iter().map(|&f| f as u32).collect();
     keep.sort_unstable();
@@ -437,6 +450,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     }
     let init = Init {
         close_ranges: close_ranges(l.preserve_fds, &keep),
+        defer_fds_below: defer_fds_below(),
         sock: child_sock,
         passed_fds: l.preserve_fds,
         keyring: if l.no_new_keyring {

@@ -73,6 +73,8 @@ pub(crate) fn prepare(plan: &RootfsPlan) -> CResult<Prepared> {
         .map_err(|(e, step)| fs_error(e, step, "mount tmpfs on /dev"))?;
         sys::move_mount_fd(mnt.as_raw_fd(), target.as_raw_fd())
             .or_fail(|b| write!(b, "mount tmpfs on /dev"))?;
+        sys::defer_close(mnt);
+        sys::defer_close(target);
     }
     for m in &plan.mounts {
         if let Some(fd) = mount_one(r, m)? {
@@ -84,7 +86,9 @@ pub(crate) fn prepare(plan: &RootfsPlan) -> CResult<Prepared> {
     }
     if let Some(cwd) = &plan.cwd {
         // runc creates a missing cwd, as root and before the root may turn read-only.
-        drop(resolve::dir(r, cwd, true).map_err(|e| e.context(format_args!("cwd {}", cwd.shown)))?);
+        sys::defer_close(
+            resolve::dir(r, cwd, true).map_err(|e| e.context(format_args!("cwd {}", cwd.shown)))?,
+        );
     }
     Ok(Prepared {
         root,
@@ -122,7 +126,9 @@ fn new_fs<'a>(
         r.map_err(|e| (e, FsStep::Param(p)))?;
     }
     sys::fsconfig(f, fsconfig_cmd::CMD_CREATE, None, None).map_err(|e| (e, FsStep::Create))?;
-    sys::fsmount(f, attrs).map_err(|e| (e, FsStep::Mount))
+    let mnt = sys::fsmount(f, attrs).map_err(|e| (e, FsStep::Mount))?;
+    sys::defer_close(fs);
+    Ok(mnt)
 }
 
 fn fs_error(e: Errno, step: FsStep, what: &str) -> ChildError {
@@ -183,6 +189,7 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
                 sys::mount_setattr(tree.as_raw_fd(), recursive, 0, 0, p)
                     .or_fail(|b| write!(b, "{what}: set propagation {p:#x}"))?;
             }
+            sys::defer_close(target);
             return Ok(None);
         }
         (Source::Bind { path, recursive }, None) => {
@@ -219,6 +226,7 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
         },
         (Source::Cgroup { unified, v1 }, _) => {
             cgroup_mount(m, t, unified.as_deref(), v1)?;
+            sys::defer_close(target);
             return Ok(None);
         }
     };
@@ -253,7 +261,12 @@ fn mount_one(root: RawFd, m: &MountStep) -> CResult<Option<OwnedFd>> {
         sys::mount_setattr(mnt.as_raw_fd(), recursive, 0, 0, p)
             .or_fail(|b| write!(b, "{what}: set propagation {p:#x}"))?;
     }
-    Ok(m.read_only_later.then_some(mnt))
+    sys::defer_close(target);
+    if m.read_only_later {
+        return Ok(Some(mnt));
+    }
+    sys::defer_close(mnt);
+    Ok(None)
 }
 
 /// procfs and sysfs go on a real directory of the image, never through a symlink there
@@ -290,7 +303,10 @@ fn cgroup_mount(
         let tree = bind_tree(CWD, src, true).or_fail(|b| write!(b, "{what}: bind {src:?}"))?;
         sys::mount_setattr(tree.as_raw_fd(), false, m.set, m.clr, 0)
             .or_fail(|b| write!(b, "{what}: set the flags of {src:?}"))?;
-        sys::move_mount_fd(tree.as_raw_fd(), at).or_fail(|b| write!(b, "{what}: attach {src:?}"))
+        sys::move_mount_fd(tree.as_raw_fd(), at)
+            .or_fail(|b| write!(b, "{what}: attach {src:?}"))?;
+        sys::defer_close(tree);
+        Ok(())
     };
     if let Some(u) = unified {
         return bind(u, target);
@@ -310,9 +326,12 @@ fn cgroup_mount(
         let tree = bind_tree(CWD, host, true).or_fail(|b| write!(b, "{what}: bind {host:?}"))?;
         sys::move_mount_at(tree.as_raw_fd(), tmpfs.as_raw_fd(), sub)
             .or_fail(|b| write!(b, "{what}: attach {host:?}"))?;
+        sys::defer_close(tree);
     }
     sys::mount_setattr(tmpfs.as_raw_fd(), true, m.set, m.clr, 0)
-        .or_fail(|b| write!(b, "{what}: set the flags of the cgroup mounts"))
+        .or_fail(|b| write!(b, "{what}: set the flags of the cgroup mounts"))?;
+    sys::defer_close(tmpfs);
+    Ok(())
 }
 
 fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
@@ -342,11 +361,14 @@ fn make_dev(root: RawFd, plan: &RootfsPlan) -> CResult<()> {
     // /dev/ptmx must be the devpts instance's multiplexer, not the host's: whatever is there
     // (a rootfs's own /dev, not our tmpfs) is replaced.
     match sys::symlinkat(c"pts/ptmx", d, c"ptmx") {
-        Err(Errno::EEXIST) => {}
-        r => return r.or_fail(|b| write!(b, "symlink /dev/ptmx")),
+        Err(Errno::EEXIST) => {
+            sys::unlinkat(d, c"ptmx").or_fail(|b| write!(b, "remove /dev/ptmx"))?;
+            sys::symlinkat(c"pts/ptmx", d, c"ptmx").or_fail(|b| write!(b, "symlink /dev/ptmx"))?;
+        }
+        r => r.or_fail(|b| write!(b, "symlink /dev/ptmx"))?,
     }
-    sys::unlinkat(d, c"ptmx").or_fail(|b| write!(b, "remove /dev/ptmx"))?;
-    sys::symlinkat(c"pts/ptmx", d, c"ptmx").or_fail(|b| write!(b, "symlink /dev/ptmx"))
+    sys::defer_close(dev);
+    Ok(())
 }
 
 /// In a user namespace mknod is refused: the host's device is bound onto an empty file.
@@ -419,6 +441,7 @@ pub(crate) fn enter(plan: &RootfsPlan, p: &Prepared) -> CResult<()> {
         sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
             .or_fail(|b| write!(b, "make the old root a slave"))?;
         sys::umount2(c".", libc::MNT_DETACH).or_fail(|b| write!(b, "detach the old root"))?;
+        sys::defer_close(old);
     }
     sys::chdir(c"/").or_fail(|b| write!(b, "chdir /"))?;
     if let Some(flag) = plan.final_propagation {
@@ -440,6 +463,7 @@ pub(crate) fn finish(plan: &RootfsPlan, p: Prepared) -> CResult<()> {
             .or_fail(|b| write!(b, "set sysctl {key}: open {}", s.shown))?;
         sys::write_all(fd.as_raw_fd(), s.value.to_bytes())
             .or_fail(|b| write!(b, "set sysctl {key}: write {}", s.shown))?;
+        sys::defer_close(fd);
     }
     for path in &plan.readonly {
         readonly_path(r, path)?;
@@ -456,6 +480,10 @@ pub(crate) fn finish(plan: &RootfsPlan, p: Prepared) -> CResult<()> {
         sys::mount_setattr(r, false, attr::RDONLY, 0, 0)
             .or_fail(|b| write!(b, "remount / read-only"))?;
     }
+    null.into_iter()
+        .chain([root, p.root])
+        .chain(p.read_only_later)
+        .for_each(sys::defer_close);
     Ok(())
 }
 
@@ -478,7 +506,10 @@ fn readonly_path(root: RawFd, path: &InRoot) -> CResult<()> {
     sys::mount_setattr(tree.as_raw_fd(), true, attr::RDONLY, 0, 0)
         .or_fail(|b| write!(b, "make {shown} read-only"))?;
     sys::move_mount_fd(tree.as_raw_fd(), fd.as_raw_fd())
-        .or_fail(|b| write!(b, "attach read-only {shown}"))
+        .or_fail(|b| write!(b, "attach read-only {shown}"))?;
+    sys::defer_close(tree);
+    sys::defer_close(fd);
+    Ok(())
 }
 
 /// `null` keeps the container's /dev/null, opened by the first masked file.
@@ -501,5 +532,8 @@ fn mask_path(root: RawFd, path: &InRoot, null: &mut Option<OwnedFd>) -> CResult<
         };
         bind_tree(null.as_raw_fd(), c"", false).or_fail(|b| write!(b, "mask {shown}"))?
     };
-    sys::move_mount_fd(cover.as_raw_fd(), fd.as_raw_fd()).or_fail(|b| write!(b, "mask {shown}"))
+    sys::move_mount_fd(cover.as_raw_fd(), fd.as_raw_fd()).or_fail(|b| write!(b, "mask {shown}"))?;
+    sys::defer_close(cover);
+    sys::defer_close(fd);
+    Ok(())
 }
