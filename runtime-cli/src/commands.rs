@@ -145,12 +145,22 @@ fn run_command(cli: &Cli) -> Result<u8> {
     }
 }
 
-/// Whether the bundle's process asks for a terminal (an unreadable bundle is reported by the
-/// library, which reads it again).
+/// Whether the bundle's process asks for a terminal. Only `process.terminal` is decoded (the
+/// rest of the text is skipped, not built): create reads and checks the whole config.json
+/// right after, and reports an unreadable or invalid one.
 fn wants_terminal(bundle: &Path) -> bool {
-    runtime_core::spec::Bundle::load(bundle)
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<Process>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        terminal: Option<bool>,
+    }
+    std::fs::read(bundle.join("config.json"))
         .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .and_then(|text| serde_json::from_slice::<Config>(&text).ok())
+        .and_then(|c| c.process?.terminal)
         == Some(true)
 }
 
