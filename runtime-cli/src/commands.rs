@@ -453,7 +453,10 @@ fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
                 std::fs::read_to_string(src)
                     .map_err(|e| Error::Other(format!("read resources {src}: {e}")))?
             };
+            // Through a Value, as the library reads config.json: one copy of the resources'
+            // deserializers in the binary, not a second one for the text reader.
             serde_json::from_str(&text)
+                .and_then(serde_json::from_value)
                 .map_err(|e| Error::Other(format!("decode resources JSON: {e}")))?
         }
         None => crate::update_flags::UpdateFlags {
