@@ -808,7 +808,7 @@ fn parse_command(
     }
     if m.positionals.len() < spec.required {
         return Err(format!(
-            "{}: missing <{}> (usage: {})",
+            "{}: missing argument <{}> (usage: {})",
             spec.name,
             spec.positionals[m.positionals.len()],
             usage(spec)
