@@ -138,19 +138,29 @@ fn run_command(cli: &Cli) -> Result<u8> {
             id,
         } => events(&rt, id, *stats, interval).map(|()| 0),
         Command::Features => features().map(|()| 0),
-        Command::Checkpoint { .. } | Command::Restore { .. } => Err(Error::Unsupported(
+        Command::Checkpoint | Command::Restore => Err(Error::Unsupported(
             "checkpoint/restore (they need CRIU, which baleia does not drive; see `criu check`)"
                 .into(),
         )),
     }
 }
 
-/// Whether the bundle's process asks for a terminal (an unreadable bundle is reported by the
-/// library, which reads it again).
+/// Whether the bundle's process asks for a terminal. Only `process.terminal` is decoded (the
+/// rest of the text is skipped, not built): create reads and checks the whole config.json
+/// right after, and reports an unreadable or invalid one.
 fn wants_terminal(bundle: &Path) -> bool {
-    runtime_core::spec::Bundle::load(bundle)
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<Process>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        terminal: Option<bool>,
+    }
+    std::fs::read(bundle.join("config.json"))
         .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .and_then(|text| serde_json::from_slice::<Config>(&text).ok())
+        .and_then(|c| c.process?.terminal)
         == Some(true)
 }
 
@@ -443,7 +453,10 @@ fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
                 std::fs::read_to_string(src)
                     .map_err(|e| Error::Other(format!("read resources {src}: {e}")))?
             };
+            // Through a Value, as the library reads config.json: one copy of the resources'
+            // deserializers in the binary, not a second one for the text reader.
             serde_json::from_str(&text)
+                .and_then(serde_json::from_value)
                 .map_err(|e| Error::Other(format!("decode resources JSON: {e}")))?
         }
         None => crate::update_flags::UpdateFlags {

@@ -218,7 +218,11 @@ impl Store {
         let dir = self.dir(id);
         let path = dir.join(STATE_FILE);
         match crate::readfile::read_whole(&path) {
+            // Through a Value, as config.json is (spec.rs): the record's spec parts (process,
+            // hooks, seccomp) then share one set of deserializers with the config's instead of
+            // a second copy for the text reader (tens of KB of the binary).
             Ok(bytes) => serde_json::from_slice(&bytes)
+                .and_then(serde_json::from_value)
                 .map(Some)
                 .map_err(|e| Error::Other(format!("parse {}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -762,7 +762,7 @@ fn version(c: &mut Ctx) -> TestResult {
 
 fn unknown_command(c: &mut Ctx) -> TestResult {
     // Each runtime words it its own way (runc: "No help topic for ...", crun:
-    // "unknown command ...", baleia: "unrecognized subcommand ..."); all name it.
+    // "unknown command ...", baleia: "unknown command '...'"); all name it.
     c.cmd_fails(
         &["no-such-command"],
         "an unknown command",
