@@ -89,12 +89,15 @@ fn run_detach_leaves_container_running() {
 /// limit is checked in force first, so that a runtime ignoring it cannot pass.
 #[test]
 fn true_runs_under_a_512k_memory_limit() {
-    let Some(mut env) = setup("floor") else { return };
+    let Some(mut env) = setup("floor") else {
+        return;
+    };
     let limit = 512u64 << 10;
     env.config["linux"]["resources"]["memory"] = serde_json::json!({ "limit": limit });
     env.set_args(&["/bin/true"]);
     let id = env.new_id("floor-created");
-    env.create_id(&id).assert_ok("create under a 512 KiB memory limit");
+    env.create_id(&id)
+        .assert_ok("create under a 512 KiB memory limit");
     let dirs = env.cgroup_dirs(&id);
     let file = ["memory.limit_in_bytes", "memory.max"]
         .iter()
