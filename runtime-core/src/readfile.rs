@@ -24,8 +24,17 @@ pub(crate) fn read_whole(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     read_until(path, true)
 }
 
+/// The text of the regular file open as `f` (see [`read_whole`]).
+pub(crate) fn read_whole_fd(f: std::fs::File) -> io::Result<String> {
+    String::from_utf8(read_file(f, true)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 fn read_until(path: impl AsRef<Path>, short_read_is_end: bool) -> io::Result<Vec<u8>> {
-    let mut f = std::fs::File::open(path)?;
+    read_file(std::fs::File::open(path)?, short_read_is_end)
+}
+
+fn read_file(mut f: std::fs::File, short_read_is_end: bool) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; FIRST];
     let mut len = 0;
     loop {

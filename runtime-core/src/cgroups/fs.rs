@@ -161,6 +161,22 @@ pub(crate) fn made_dir(dir: &Path) -> Result<bool, CgroupError> {
     }
 }
 
+/// One rmdir of each of `dirs`: true when all are gone (or were), false at the first the
+/// kernel refuses with EBUSY or ENOTEMPTY (the rest are left as they are).
+pub(crate) fn rmdir_each(dirs: &[PathBuf]) -> Result<bool, CgroupError> {
+    for d in dirs {
+        match std::fs::remove_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => {
+                return Ok(false)
+            }
+            Err(e) => return Err(io_err("rmdir", d, e)),
+        }
+    }
+    Ok(true)
+}
+
 const RMDIR_ATTEMPTS: u32 = 50;
 
 /// Removes `dir` and its sub-cgroups bottom-up. EBUSY (processes still exiting) is retried

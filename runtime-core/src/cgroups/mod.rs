@@ -637,6 +637,14 @@ pub trait CgroupManager {
     /// Removes the container's cgroup directories (and sub-cgroups), bottom-up, retrying a
     /// bounded number of times on EBUSY; ENOENT is fine. Parents are left, as runc does.
     fn destroy(&self) -> Result<(), CgroupError>;
+    /// One rmdir per directory, no retry: `Ok(true)` when the cgroup is gone, `Ok(false)`
+    /// when the kernel refused (processes or sub-cgroups are left, possibly another
+    /// container's) and nothing is known; the caller then looks and decides. What a `delete`
+    /// tries first: a stopped container's cgroup is nearly always empty. Managers that
+    /// cannot remove directories themselves (a systemd scope) answer `Ok(false)`.
+    fn remove_if_empty(&self) -> Result<bool, CgroupError> {
+        Ok(false)
+    }
     /// Statistics shaped like the `data` of runc's `events --stats`.
     fn stats(&self) -> Result<Stats, CgroupError>;
     /// The paths this manager works on.

@@ -565,6 +565,10 @@ impl CgroupManager for V1Manager {
         first.map_or(Ok(()), Err)
     }
 
+    fn remove_if_empty(&self) -> Result<bool, CgroupError> {
+        fs::rmdir_each(&self.paths.dirs())
+    }
+
     fn stats(&self) -> Result<Stats, CgroupError> {
         let mut s = Stats::default();
         if let Some(d) = self.dir("cpuacct") {

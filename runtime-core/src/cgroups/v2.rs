@@ -420,6 +420,10 @@ impl CgroupManager for V2Manager {
         fs::remove_tree(&self.dir)
     }
 
+    fn remove_if_empty(&self) -> Result<bool, CgroupError> {
+        fs::rmdir_each(std::slice::from_ref(&self.dir))
+    }
+
     fn stats(&self) -> Result<Stats, CgroupError> {
         let d = &self.dir;
         let mut s = Stats::default();

@@ -166,7 +166,15 @@ pub(crate) fn remove_cgroup_unless_shared(
     cgroup: &dyn CgroupManager,
     killed_all: bool,
 ) -> Result<()> {
-    if killed_all || cgroup.pids().map(|p| p.is_empty()).unwrap_or(true) {
+    if killed_all {
+        return Ok(cgroup.destroy()?);
+    }
+    // Gone at the first try in the common case; refused, it is looked at: processes left
+    // mean it is shared, none (ours still leaving, or sub-cgroups) mean destroy's retries.
+    if cgroup.remove_if_empty()? {
+        return Ok(());
+    }
+    if cgroup.pids().map(|p| p.is_empty()).unwrap_or(true) {
         cgroup.destroy()?;
     }
     Ok(())

@@ -105,10 +105,7 @@ fn home_of(passwd: &str, uid: u32) -> Option<String> {
 /// leaving it.
 pub(crate) fn read_passwd(root: RawFd) -> Option<String> {
     let fd = resolve::open_in(root, c"etc/passwd", libc::O_RDONLY).ok()?;
-    let mut f = std::fs::File::from(fd);
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut f, &mut text).ok()?;
-    Some(text)
+    crate::readfile::read_whole_fd(std::fs::File::from(fd)).ok()
 }
 
 impl ProcessPlan {
