@@ -8,6 +8,7 @@
 //! execve closes the socket. Like the init, both children only make syscalls on data prepared
 //! here (see `crate::child`).
 
+use std::ffi::CString;
 use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -111,6 +112,9 @@ struct Helper {
     console: Option<OwnedFd>,
     host_null: Option<libc::dev_t>,
     plan: ProcessPlan,
+    /// The cgroup files the helper writes "0" into to join the container's cgroup itself
+    /// (cgroup v1); empty when the runtime moves it.
+    cgroup_self_join: Vec<CString>,
 }
 
 fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
@@ -165,6 +169,15 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
         None => None,
     };
     let cgroup = crate::cgroups::manager(&rec.cgroup.with_sub_cgroups(&opts.cgroup)?, None);
+    // execCPUAffinity.initial must be in force before the move: then the runtime moves it.
+    let cgroup_self_join = match cgroup.self_join_files() {
+        Some(files) if initial_cpus.is_none() => files
+            .iter()
+            .map(|f| crate::rootfs::path_cstring(f))
+            .collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    let moved_by_us = cgroup_self_join.is_empty();
     let pidfd_sock = opts
         .pidfd_socket
         .as_deref()
@@ -187,6 +200,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
         console,
         host_null: finish::host_dev_null(),
         plan,
+        cgroup_self_join,
     };
     let forwarding = if opts.detach {
         None
@@ -210,7 +224,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
     let result = parent_side(
         rec,
         &child,
-        cgroup.as_ref(),
+        moved_by_us.then_some(cgroup.as_ref()),
         opts,
         initial_cpus.as_ref(),
         agent.as_ref(),
@@ -249,7 +263,7 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
 fn parent_side(
     rec: &Record,
     helper: &Child,
-    cgroup: &dyn crate::cgroups::CgroupManager,
+    cgroup: Option<&dyn crate::cgroups::CgroupManager>,
     opts: &ExecOptions,
     initial_cpus: Option<&crate::process::attrs::Mask>,
     agent: Option<&crate::seccomp::agent::Agent>,
@@ -259,8 +273,9 @@ fn parent_side(
     if let Some(m) = initial_cpus {
         crate::process::attrs::set_affinity_of(helper.pid, m).map_err(|e| helper.error_or(e))?;
     }
+    // Not when the helper joins the cgroup by itself (cgroup v1): it does so before it waits.
     cgroup
-        .add_pid(helper.pid)
+        .map_or(Ok(()), |c| c.add_pid(helper.pid))
         .map_err(Error::from)
         .and_then(|()| match &rec.intel_rdt {
             Some(g) => g.add(helper.pid),
@@ -335,6 +350,7 @@ fn helper_main(h: &Helper) -> ! {
         sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0)
             .or_fail(|b| write!(b, "prctl(PR_SET_DUMPABLE)"))?;
         h.plan.set_oom_score_adj()?;
+        crate::process::init::join_cgroup_by_self(&h.cgroup_self_join)?;
         match child::recv_kind(sock)? {
             msg::GO => {}
             _ => return Err(ChildError::msg(format_args!("the runtime went away"))),

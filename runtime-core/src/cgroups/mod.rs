@@ -657,6 +657,16 @@ pub trait CgroupManager {
     fn unified_dir(&self) -> Option<&Path> {
         None
     }
+    /// The files a single-threaded process writes "0" into to join this cgroup itself, one
+    /// per hierarchy, instead of being moved with [`CgroupManager::add_pid`]. On cgroup v1
+    /// that is the `tasks` file: a thread moving itself is the one move the kernel makes
+    /// without taking the global threadgroup lock for writing, whose first taker waits out an
+    /// RCU grace period (14-19 ms measured here, the longest step of a `run` on v1). `None`
+    /// where the runtime must move it (a systemd scope is started with its first process) or
+    /// where it is born in its cgroup (pure v2, see [`CgroupManager::unified_dir`]).
+    fn self_join_files(&self) -> Option<Vec<PathBuf>> {
+        None
+    }
 }
 
 /// What only `create` knows about the cgroup it makes, beyond its record: the container's id

@@ -565,6 +565,23 @@ impl CgroupManager for V1Manager {
         first.map_or(Ok(()), Err)
     }
 
+    fn self_join_files(&self) -> Option<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for (ctrl, dir) in &self.paths.0 {
+            // A hybrid host's unified hierarchy has no `tasks`: its cgroup.procs takes "0" too
+            // (with the lock, but it holds no controllers there).
+            let file = dir.join(if ctrl.is_empty() {
+                "cgroup.procs"
+            } else {
+                "tasks"
+            });
+            if !files.iter().any(|f| f.parent() == Some(dir.as_path())) {
+                files.push(file);
+            }
+        }
+        Some(files)
+    }
+
     fn remove_if_empty(&self) -> Result<bool, CgroupError> {
         fs::rmdir_each(&self.paths.dirs())
     }

@@ -49,6 +49,9 @@ pub(crate) struct Init {
     /// Ranges of fds to close right after the clone (everything but stdio, the passed fds and
     /// our own working fds).
     pub close_ranges: Vec<(u32, u32)>,
+    /// The cgroup files the init writes "0" into to join its cgroup itself (v1 `tasks`,
+    /// without a user namespace); empty when the runtime moves it.
+    pub cgroup_self_join: Vec<CString>,
     /// The mount work's fds below this stay open until it ends (see `sys::defer_close`):
     /// half the caller's RLIMIT_NOFILE, at most 256.
     pub defer_fds_below: RawFd,
@@ -105,6 +108,9 @@ extern "C" fn die(sig: libc::c_int) {
 impl Init {
     fn run(&self, cleared_sighand: bool) -> CResult<std::convert::Infallible> {
         self.keep_only_our_fds()?;
+        // First: whatever the init allocates from here on is charged to the container, and the
+        // process forked in two-step mode inherits the cgroup.
+        join_cgroup_by_self(&self.cgroup_self_join)?;
         sys::defer_closes_below(self.defer_fds_below);
         self.take_signals(cleared_sighand)?;
         self.die_with_parent()?;
@@ -393,6 +399,17 @@ impl Init {
 
 fn send(sock: RawFd, kind: u8) -> CResult<()> {
     sys::send_parts(sock, &[&[kind]]).or_fail(|b| write!(b, "write to the runtime"))
+}
+
+/// Join a cgroup by writing "0" (this thread) into each of `files`: see
+/// `CgroupManager::self_join_files`. The caller is single-threaded, so this moves the process.
+pub(crate) fn join_cgroup_by_self(files: &[CString]) -> CResult<()> {
+    for f in files {
+        let fd = sys::openat(CWD, f, libc::O_WRONLY, 0)
+            .or_fail(|b| write!(b, "join the cgroup: open {f:?}"))?;
+        sys::write_all(fd.as_raw_fd(), b"0").or_fail(|b| write!(b, "join the cgroup {f:?}"))?;
+    }
+    Ok(())
 }
 
 fn expect_go(sock: RawFd) -> CResult<()> {

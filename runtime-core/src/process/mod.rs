@@ -416,6 +416,16 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     keep.extend(joins.iter().map(|j| j.fd.as_raw_fd()));
     let v1 = cgroup_dir.is_none();
     let new_user = ns.new_user;
+    // Without a user namespace of its own the init may write the cgroup files: it joins by
+    // itself (see CgroupManager::self_join_files), and nobody waits for the runtime's move.
+    let self_join = match l.cgroup.self_join_files() {
+        Some(files) if v1 && !new_user => files
+            .iter()
+            .map(|f| crate::rootfs::path_cstring(f))
+            .collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    let moved_by_us = v1 && !new_user && self_join.is_empty();
     let mut clone_flags = ns.clone_flags;
     let two = if two_step {
         let fork_into = clone_flags & (libc::CLONE_NEWPID | libc::CLONE_NEWTIME);
@@ -428,7 +438,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
                 None => None,
             },
             fork_into,
-            wait_for_cgroup: v1 && !new_user,
+            wait_for_cgroup: moved_by_us,
         })
     } else {
         if new_user {
@@ -473,7 +483,8 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         },
         fifo: fifo_fd,
         rootfs,
-        wait_for_cgroup: v1 && !new_user && !two_step,
+        wait_for_cgroup: moved_by_us && !two_step,
+        cgroup_self_join: self_join,
         // Every hierarchy's directory is made at once, or none is (a systemd scope, made with
         // the init): one probe says which.
         cgroup_before_mounts: v1 && !l.cgroup_paths.0.values().next().is_some_and(|d| d.exists()),
@@ -529,7 +540,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     };
     let setup = Setup {
         cgroup: l.cgroup,
-        proactive_cgroup: v1 && !new_user,
+        proactive_cgroup: moved_by_us,
         v1,
         maps,
         oom,

@@ -59,7 +59,7 @@ fn cstring(s: impl AsRef<[u8]>, what: &str) -> Result<CString> {
     CString::new(s.as_ref()).map_err(|_| Error::Spec(format!("{what} contains a NUL byte")))
 }
 
-fn path_cstring(p: &Path) -> Result<CString> {
+pub(crate) fn path_cstring(p: &Path) -> Result<CString> {
     cstring(p.as_os_str().as_bytes(), &format!("path {}", p.display()))
 }
 
