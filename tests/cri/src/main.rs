@@ -21,9 +21,9 @@ use hyper_util::rt::TokioIo;
 use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::{
-    ContainerConfig, ContainerFilter, ContainerMetadata, ContainerState, ContainerStatsRequest,
-    ContainerStatusRequest, CreateContainerRequest, ExecRequest, ExecSyncRequest, ImageSpec,
-    ImageStatusRequest, LinuxContainerConfig, LinuxContainerResources,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerMetadata, ContainerState,
+    ContainerStatsRequest, ContainerStatusRequest, CreateContainerRequest, ExecRequest,
+    ExecSyncRequest, ImageSpec, ImageStatusRequest, LinuxContainerConfig, LinuxContainerResources,
     LinuxContainerSecurityContext, LinuxPodSandboxConfig, LinuxSandboxSecurityContext,
     ListContainersRequest, ListPodSandboxRequest, NamespaceMode, NamespaceOption, PodSandboxConfig,
     PodSandboxMetadata, PodSandboxState, PodSandboxStatusRequest, RemoveContainerRequest,
@@ -197,6 +197,7 @@ async fn main() {
     suite.record("exec-sync-non-zero", exec_sync_non_zero(&mut cx).await);
     suite.record("exec-sync-timeout", exec_sync_timeout(&mut cx).await);
     suite.record("exec-streaming", exec_streaming(&mut cx).await);
+    suite.record("attach-streaming", attach_streaming(&mut cx).await);
     suite.record(
         "update-container-resources",
         update_resources(&mut cx).await,
@@ -661,14 +662,8 @@ async fn exec_streaming(cx: &mut Cx) -> Res {
         stderr: true,
     };
     let url = rpc("Exec", cx.rt.exec(req)).await?.url;
-    let channels = tokio::time::timeout(RPC_TIMEOUT, websocket::stream_channels(&url))
-        .await
-        .map_err(|_| {
-            format!(
-                "the exec stream {url} did not end in {} s",
-                RPC_TIMEOUT.as_secs()
-            )
-        })??;
+    // The server closes the stream once the process exited and its status was sent.
+    let channels = websocket::session(&url, None, |_| false, RPC_TIMEOUT).await?;
     let get = |c: u8| String::from_utf8_lossy(channels.get(&c).map_or(&[][..], |v| v)).into_owned();
     let (out, err, status) = (get(1), get(2), get(3));
     ensure!(
@@ -679,6 +674,45 @@ async fn exec_streaming(cx: &mut Cx) -> Res {
         status.contains("NonZeroExitCode") && status.contains("\"3\""),
         "the exec stream's status is {status:?}, want a NonZeroExitCode with exit code 3"
     );
+    Ok(())
+}
+
+/// Attach through the streaming server (kubectl attach's path) to a container created with
+/// stdin: what is sent on the stream reaches the container's stdin (the shim's pipe the
+/// runtime gave it), and its answer comes back on stdout.
+async fn attach_streaming(cx: &mut Cx) -> Res {
+    let mut config = container_config(
+        "attach",
+        "read line; echo \"got $line\"; exec sleep 100000",
+        None,
+    );
+    config.stdin = true;
+    let (id, _) = start_container(cx, config).await?;
+    let req = AttachRequest {
+        container_id: id.clone(),
+        stdin: true,
+        tty: false,
+        stdout: true,
+        stderr: true,
+    };
+    let url = rpc("Attach", cx.rt.attach(req)).await?.url;
+    let want = "got attached-input\n";
+    let done = |ch: &HashMap<u8, Vec<u8>>| ch.get(&1).is_some_and(|o| o.ends_with(want.as_bytes()));
+    let within = Duration::from_secs(20);
+    let channels = websocket::session(&url, Some(b"attached-input\n"), done, within).await?;
+    let out = String::from_utf8_lossy(channels.get(&1).map_or(&[][..], |v| v)).into_owned();
+    ensure!(
+        out == want,
+        "the attach stream gave stdout {out:?} (in {within:?}), want {want:?}"
+    );
+    let req = RemoveContainerRequest { container_id: id };
+    // A running container: the kubelet stops it first.
+    let stop = k8s_cri::v1::StopContainerRequest {
+        container_id: req.container_id.clone(),
+        timeout: 0,
+    };
+    rpc("StopContainer", cx.rt.stop_container(stop)).await?;
+    rpc("RemoveContainer", cx.rt.remove_container(req)).await?;
     Ok(())
 }
 
