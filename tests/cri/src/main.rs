@@ -346,8 +346,11 @@ async fn run_pod_sandbox(cx: &mut Cx) -> Res {
     pod.pause_pid = pid;
     pod.netns_path = netns;
     pod.pids.push(pid);
+    // `start` returns once the init is released, maybe just before its execve (runc's too):
+    // until then the process still shows the runtime's command line.
+    let execd = poll(Duration::from_secs(5), || cmdline(pid) == "/pause").await;
     ensure!(
-        cmdline(pid) == "/pause",
+        execd,
         "the sandbox's pid {pid} runs {:?}, want the pause image's /pause",
         cmdline(pid)
     );
