@@ -148,6 +148,7 @@ fn ctx<T, E: Display>(what: impl Display, r: Result<T, E>) -> Res<T> {
 
 async fn connect(socket: &str) -> Res<Channel> {
     let path = socket.to_string();
+    // tonic wants a URI; the connector ignores it and dials the unix socket.
     let endpoint = ctx("endpoint", Endpoint::try_from("http://[::1]:50051"))?;
     let channel = endpoint
         .connect_with_connector(tower::service_fn(move |_: Uri| {
