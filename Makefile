@@ -89,11 +89,15 @@ BENCH_ENV = BALEIA=$(BALEIA) $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)=$($(v))
 bench: deps build
 	$(BENCH_ENV) scripts/bench.sh
 
+# tests/cri is a package of its own (outside the workspace): formatted here too; its clippy
+# runs in `make test-cri` (mk/cri.mk), so that `make clippy` never compiles tonic.
 fmt:
 	$(CARGO) fmt --all
+	$(CARGO) fmt --manifest-path tests/cri/Cargo.toml
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path tests/cri/Cargo.toml -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets --release -- -D warnings

@@ -226,7 +226,6 @@ wait_for() {
 # docker-archive of localhost/busybox:latest (for ctr/docker/podman load). No registry needed.
 make_image() {
     local dir=$1 r
-    command -v umoci >/dev/null && command -v skopeo >/dev/null || die "umoci and skopeo are needed (make deps-engines)"
     if ! [ -x "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then die "need a static busybox at $BUSYBOX"; fi
     mkdir -p "$dir"
     r="$dir/rootfs"
@@ -240,6 +239,19 @@ make_image() {
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
     printf 'root:x:0:\nnobody:x:65534:\n' >"$r/etc/group"
     tar --numeric-owner -C "$r" -cf "$dir/rootfs.tar" .
+    pack_image "$dir" localhost/busybox:latest "$dir/busybox-docker.tar" \
+        --config.cmd /bin/sh --config.workingdir / \
+        --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    rm -rf "$r"
+}
+
+# pack_image DIR REF OUT UMOCI-CONFIG-OPTION...: the tree DIR/rootfs as a one-layer image
+# named REF (its command and environment given as `umoci config` options), saved as the
+# docker-archive OUT.
+pack_image() {
+    local dir=$1 ref=$2 out=$3
+    shift 3
+    command -v umoci >/dev/null && command -v skopeo >/dev/null || die "umoci and skopeo are needed (make deps-engines)"
     (
         cd "$dir" || exit 1
         export TMPDIR="$dir"
@@ -249,22 +261,21 @@ make_image() {
             cp -a rootfs/. b/rootfs/ &&
             umoci repack --image oci:latest b >/dev/null &&
             rm -rf b &&
-            umoci config --image oci:latest --config.cmd /bin/sh --config.workingdir / \
-                --architecture amd64 --os linux \
-                --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin >/dev/null &&
-            skopeo copy -q oci:oci:latest docker-archive:busybox-docker.tar:localhost/busybox:latest
-    ) || die "could not build the busybox image"
-    rm -rf "$r" "$dir/oci"
+            umoci config --image oci:latest --architecture amd64 --os linux "$@" >/dev/null &&
+            skopeo copy -q oci:oci:latest "docker-archive:$out:$ref"
+    ) || die "could not build the image $ref"
+    rm -rf "$dir/oci"
 }
 
 # --- containerd (shared by the containerd and docker scripts) ---------------------------
 
-# start_containerd: containerd with the project's config, everything under $WORK/containerd.
+# start_containerd: containerd with the project's config (or CTRD_CONFIG's: @WORK@ and
+# @RUNTIME@ are filled in), everything under $WORK/containerd.
 start_containerd() {
     CTRD="$WORK/containerd"
     CTRD_SOCK="$CTRD/containerd.sock"
     mkdir -p "$CTRD"
-    sed "s#@WORK@#$WORK#g" "$ENGINES_DIR/config/containerd.toml" >"$CTRD/config.toml"
+    sed -e "s#@WORK@#$WORK#g" -e "s#@RUNTIME@#$RT#g" "${CTRD_CONFIG:-$ENGINES_DIR/config/containerd.toml}" >"$CTRD/config.toml"
     # containerd 1.6 puts shim sockets and exec fifos under /run/containerd whatever the
     # config says: note whether we are the ones creating those directories.
     CTRD_RUN_EXISTED=$([ -d /run/containerd ] && echo 1 || echo 0)
