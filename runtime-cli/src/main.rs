@@ -4,8 +4,9 @@
 //! `level=error` line to the `--log` file (JSON with `--log-format json`, as containerd reads
 //! it) and exit 1.
 
-// The C entry point below replaces std's: see `main`.
-#![no_main]
+// The C entry point below replaces std's: see `main`. Not in the unit tests, whose harness
+// brings its own.
+#![cfg_attr(not(test), no_main)]
 
 mod cli;
 mod commands;
@@ -22,6 +23,7 @@ pub use cli::{Cli, Command, CreateArgs, ExecArgs, LogFormat, UpdateArgs};
 /// are made valid and SIGPIPE is ignored (a write to a dead peer's socket must fail with
 /// EPIPE, not kill us). `std::env::args` still works: glibc hands argv to std's constructor.
 /// A stack overflow now ends in a plain SIGSEGV instead of std's message.
+#[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     sanitize_stdio();
@@ -30,6 +32,13 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
     let code = cli_main();
     // exit, not return: it flushes std's stdout buffer, which returning from main would not.
     std::process::exit(i32::from(code))
+}
+
+/// The test harness replaces this `main`; it keeps the command code reachable for the compiler.
+#[cfg(test)]
+fn main() {
+    sanitize_stdio();
+    std::process::exit(i32::from(cli_main()))
 }
 
 /// fds 0, 1 and 2 open: a closed one would be taken by the first file baleia opens (a state
