@@ -538,6 +538,22 @@ pub const DEFAULT_SPEC: &str = r#"{
 }
 "#;
 
+/// The absolute path of directory `dir`, symlinks resolved. Its open fd's name in /proc: three
+/// syscalls, where `fs::canonicalize` (glibc's realpath) takes a readlink per component
+/// (six for containerd's bundle paths). std's version stays for a /proc that cannot say.
+fn canonical_dir(dir: &Path) -> std::io::Result<PathBuf> {
+    use nix::fcntl::{open, OFlag};
+    let fd = open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    match nix::fcntl::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str()) {
+        Ok(name) if name.as_bytes().starts_with(b"/") => Ok(PathBuf::from(name)),
+        _ => std::fs::canonicalize(dir),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// oci-spec validates execCPUAffinity's CPU lists while parsing; our vendored copy does it
@@ -562,21 +578,5 @@ mod tests {
             let e = parse(bad).expect_err(bad).to_string();
             assert!(e.contains("Invalid execCPUAffinity format"), "{bad:?}: {e}");
         }
-    }
-}
-
-/// The absolute path of directory `dir`, symlinks resolved. Its open fd's name in /proc: three
-/// syscalls, where `fs::canonicalize` (glibc's realpath) takes a readlink per component
-/// (six for containerd's bundle paths). std's version stays for a /proc that cannot say.
-fn canonical_dir(dir: &Path) -> std::io::Result<PathBuf> {
-    use nix::fcntl::{open, OFlag};
-    let fd = open(
-        dir,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )?;
-    match nix::fcntl::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str()) {
-        Ok(name) if name.as_bytes().starts_with(b"/") => Ok(PathBuf::from(name)),
-        _ => std::fs::canonicalize(dir),
     }
 }

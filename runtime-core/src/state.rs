@@ -205,9 +205,10 @@ impl Store {
         validate_id(id)?;
         // The open in lock_dir says whether it exists: no stat before it.
         match lock_dir(self.dir(id)) {
-            Err(Error::Sys { source, .. }) if matches!(source, Errno::ENOENT | Errno::ENOTDIR) => {
-                Err(Error::NotExist(id.to_string()))
-            }
+            Err(Error::Sys {
+                source: Errno::ENOENT | Errno::ENOTDIR,
+                ..
+            }) => Err(Error::NotExist(id.to_string())),
             other => other,
         }
     }
