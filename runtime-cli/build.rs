@@ -16,8 +16,12 @@ fn main() {
     println!("cargo:rustc-env=BALEIA_COMMIT={commit}");
     // Asked of git rather than spelled ../.git/...: in a worktree (or a submodule) .git is a
     // file, and a watched path that does not exist makes cargo rerun this script, and so
-    // relink baleia, on every build.
-    for p in ["HEAD", "refs/heads", "packed-refs"] {
+    // relink baleia, on every build. Only HEAD and the branch it names are watched, not
+    // refs/heads: cargo scans a directory whole, and worktrees share it, so a commit on any
+    // other branch would relink baleia too.
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+    let watched = ["HEAD", branch.as_deref().unwrap_or("HEAD"), "packed-refs"];
+    for p in watched {
         match git(&["rev-parse", "--path-format=absolute", "--git-path", p]) {
             Some(path) if std::path::Path::new(&path).exists() => {
                 println!("cargo:rerun-if-changed={path}")
