@@ -7,10 +7,16 @@
 //! pure cgroup v2 VM through `make test-cgroup-v2` (mk/cgroup-v2.mk), where the test binary and
 //! baleia are static and the runtime comes from `$BALEIA_TEST_RUNTIME`. Every check reads the
 //! kernel's own files from the host, and looks at the effect from inside the container.
+//!
+//! With `BALEIA_TEST_SYSTEMD_CGROUP=1` the same tests drive the systemd cgroup driver
+//! (`--systemd-cgroup`, cgroupsPath `system.slice:bt:<id>`): `make test-systemd` runs them so
+//! in a VM that boots systemd (mk/systemd.mk). Then the cgroup is the one systemd reports for
+//! the container's scope, the limits must also be the unit's properties (`systemctl show`),
+//! and "nothing left" includes the unit.
 
 mod common;
 
-use common::{alive, setup, wait_gone, Env, DEADLINE};
+use common::{alive, setup, systemd_driver, systemd_unit, unit_property, wait_gone, Env, DEADLINE};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::PathBuf;
@@ -24,8 +30,7 @@ fn v2() -> bool {
 /// A file of container `id`'s cgroup: `v1` in controller `ctrl`'s hierarchy, or `v2` in the
 /// unified one.
 fn cg_file(id: &str, ctrl: &str, v1: &str, v2file: &str) -> PathBuf {
-    let rel = Env::cgroups_path(id);
-    let rel = rel.trim_start_matches('/');
+    let rel = Env::cgroup_rel(id);
     if v2() {
         PathBuf::from("/sys/fs/cgroup").join(rel).join(v2file)
     } else {
@@ -87,12 +92,54 @@ fn container_file(env: &Env, path: &str) -> String {
     text.trim().to_string()
 }
 
+/// Under the systemd driver, asserts that the unit of container `id` has these properties as
+/// `systemctl show` prints them; nothing to check under cgroupfs.
+fn unit_has(id: &str, props: &[(&str, &str)]) {
+    if !systemd_driver() {
+        return;
+    }
+    let unit = systemd_unit(id);
+    for (k, v) in props {
+        // On v1 the runtime sets the memory limit as MemoryLimit, as runc does (MemoryMax is
+        // the v2 property).
+        let k = if *k == "MemoryMax" && !v2() {
+            "MemoryLimit"
+        } else {
+            k
+        };
+        assert_eq!(unit_property(&unit, k), *v, "{k} of {unit}");
+    }
+}
+
 /// `create` + `start` of container `id` with the current config; returns the init's host pid.
+/// Under the systemd driver the container must be in a delegated scope whose cgroup, as
+/// systemd reports it, is the one the tests read, and which holds the init.
 fn start(env: &Env, id: &str) -> i32 {
     env.create_id(id).assert_ok("create");
     env.exec(&["start", id]).assert_ok("start");
     let pid = fs::read_to_string(env.pid_file(id)).expect("pid file");
-    pid.trim().parse().expect("pid file holds a pid")
+    let pid = pid.trim().parse().expect("pid file holds a pid");
+    if systemd_driver() {
+        let rel = format!("/{}", Env::cgroup_rel(id));
+        unit_has(
+            id,
+            &[
+                ("ActiveState", "active"),
+                ("Delegate", "yes"),
+                ("ControlGroup", &rel),
+            ],
+        );
+        // The unified line (the only one on v2; systemd's own tracking on hybrid). An init
+        // that has exited already (a shell that only forks) has no /proc entry to read.
+        let own = fs::read_to_string(format!("/proc/{pid}/cgroup"));
+        if let (true, Ok(own)) = (alive(pid), own) {
+            assert!(
+                own.lines().any(|l| l == format!("0::{rel}")),
+                "the init is not in its scope: {own}"
+            );
+        }
+    }
+    pid
 }
 
 /// `events --stats` as JSON, checked for runc's envelope.
@@ -135,6 +182,7 @@ fn memory_limit_oom_kills_inside_the_container() {
         cg_read(&id, "memory", "memory.limit_in_bytes", "memory.max"),
         limit.to_string()
     );
+    unit_has(&id, &[("MemoryMax", &limit.to_string())]);
     assert_eq!(
         container_file(&env, "/tmp/rc"),
         "137",
@@ -166,6 +214,7 @@ fn pids_limit_caps_a_fork_bomb() {
     env.sh("(while :; do sleep 1000 & done) 2>/dev/null; echo capped > /tmp/done; exec sleep 1000");
     let id = env.id.clone();
     start(&env, &id);
+    unit_has(&id, &[("TasksMax", "10")]);
     assert_eq!(container_file(&env, "/tmp/done"), "capped");
     let procs = cgroup_procs(&id);
     assert!(
@@ -342,6 +391,13 @@ fn update_changes_live_values_and_their_effect() {
     let id = env.id.clone();
     start(&env, &id);
     assert_eq!(cg_read(&id, "pids", "pids.max", "pids.max"), "100");
+    unit_has(
+        &id,
+        &[
+            ("TasksMax", "100"),
+            ("MemoryMax", &(256u64 << 20).to_string()),
+        ],
+    );
 
     // runc's per-field flags.
     env.exec(&[
@@ -368,6 +424,15 @@ fn update_changes_live_values_and_their_effect() {
         assert_eq!(cg_read(&id, "cpu", "cpu.cfs_quota_us", ""), "50000");
         assert_eq!(cg_read(&id, "cpu", "cpu.cfs_period_us", ""), "100000");
     }
+    unit_has(
+        &id,
+        &[
+            ("TasksMax", "6"),
+            ("MemoryMax", &(64u64 << 20).to_string()),
+            ("CPUQuotaPerSecUSec", "500ms"),
+            ("CPUQuotaPeriodUSec", "100ms"),
+        ],
+    );
 
     // Docker's way: a LinuxResources document; what it omits stays as it was.
     let file = env.dir.join("resources.json");
@@ -388,11 +453,20 @@ fn update_changes_live_values_and_their_effect() {
         (96u64 << 20).to_string()
     );
     assert_eq!(cg_read(&id, "pids", "pids.max", "pids.max"), "6");
+    unit_has(
+        &id,
+        &[
+            ("TasksMax", "6"),
+            ("MemoryMax", &(96u64 << 20).to_string()),
+            ("CPUQuotaPerSecUSec", "500ms"),
+        ],
+    );
 
     // A malformed limit changes nothing.
     env.exec(&["update", "--pids-limit", "lots", &id])
         .assert_fail("update with a malformed limit");
     assert_eq!(cg_read(&id, "pids", "pids.max", "pids.max"), "6");
+    unit_has(&id, &[("TasksMax", "6")]);
 
     // The new limit bites: the fork loop now stops at 6 processes.
     fs::write(env.rootfs.join("tmp/go"), "").expect("write go");

@@ -15,8 +15,15 @@ use oci_spec::runtime::{
 /// assert_eq!(f.oci_version_max(), runtime_core::spec::OCI_VERSION);
 /// let linux = f.linux().as_ref().unwrap();
 /// assert!(linux.namespaces().as_ref().unwrap().contains(&LinuxNamespaceType::Pid));
+/// let unsafe_annotations = f.potentially_unsafe_config_annotations().as_ref().unwrap();
+/// assert_eq!(unsafe_annotations, &["org.systemd.property."]);
 /// ```
 pub fn features() -> Features {
+    // What this build implements, not what this host offers: features.md says the document
+    // is "irrelevant to the actual availability of the features in the host" and lists
+    // mount options "that might not be supported by the host". So `rro` is listed on a
+    // kernel without mount_setattr too (where a mount using it fails, naming it); containerd
+    // checks the kernel itself before it asks for `rro`.
     let mut mount_options: Vec<String> = crate::rootfs::FLAG_OPTIONS
         .iter()
         .map(|(n, _, _)| *n)
@@ -158,6 +165,12 @@ pub fn features() -> Features {
         ]))
         .set_mount_options(Some(mount_options))
         .set_linux(Some(linux))
+        // The annotations that change what the runtime does to the host (features.md: a
+        // name ending in "." is a prefix), so that an engine passing a pod's annotations
+        // through knows which to keep from untrusted users. baleia reads no other.
+        .set_potentially_unsafe_config_annotations(Some(vec![
+            crate::cgroups::PROPERTY_ANNOTATION.to_string()
+        ]))
         .set_annotations(Some(
             [(
                 "org.opencontainers.runtime-spec.features.baleia.version".to_string(),
@@ -166,4 +179,28 @@ pub fn features() -> Features {
             .into(),
         ));
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::features;
+
+    /// features.md: "The runtime MUST recognize the elements in this array": an option the
+    /// parser does not know goes to the filesystem as data, so a listed one must not.
+    #[test]
+    fn every_mount_option_listed_is_one_the_parser_knows() {
+        let f = features();
+        let opts = f.mount_options().as_ref().expect("mountOptions");
+        for opt in opts {
+            let o = crate::rootfs::options::parse_options(std::slice::from_ref(opt))
+                .unwrap_or_else(|e| panic!("{opt}: {e}"));
+            assert!(
+                o.data.is_empty(),
+                "{opt} is listed but would reach the filesystem as data"
+            );
+        }
+        // The test can fail: an option nobody knows is data.
+        let o = crate::rootfs::options::parse_options(&["rbogus".to_string()]).unwrap();
+        assert_eq!(o.data, "rbogus");
+    }
 }

@@ -27,6 +27,33 @@ pub fn runtime() -> PathBuf {
     }
 }
 
+/// Whether the tests drive the systemd cgroup driver: `BALEIA_TEST_SYSTEMD_CGROUP=1` (set by
+/// `make test-systemd` in its VM for the suites written for both drivers, e.g. cgroups_e2e).
+/// Then every runtime command gets `--systemd-cgroup`, a container's cgroupsPath is
+/// `system.slice:bt:<id>` (unit `bt-<id>.scope`), and "nothing left" includes the unit.
+pub fn systemd_driver() -> bool {
+    std::env::var_os("BALEIA_TEST_SYSTEMD_CGROUP").is_some_and(|v| v == "1")
+}
+
+/// The transient unit of container `id` under the systemd driver.
+pub fn systemd_unit(id: &str) -> String {
+    format!("bt-{id}.scope")
+}
+
+/// One property of a unit as `systemctl show` prints it ("" when systemctl has none).
+pub fn unit_property(unit: &str, prop: &str) -> String {
+    let out = Command::new("systemctl")
+        .args(["show", "--value", "-p", prop, unit])
+        .output()
+        .unwrap_or_else(|e| panic!("run systemctl show {unit}: {e}"));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether systemd has no unit `unit` loaded (it never was, or it was stopped and collected).
+pub fn unit_gone(unit: &str) -> bool {
+    unit_property(unit, "LoadState") == "not-found"
+}
+
 /// Whether we are checking the tests against runc (some of its answers differ in wording).
 pub fn is_runc() -> bool {
     runtime()
@@ -291,9 +318,24 @@ impl Env {
         id
     }
 
-    /// Our cgroupsPath for a container: absolute, flat, named after the id.
+    /// Our cgroupsPath for a container: absolute, flat, named after the id; under the systemd
+    /// driver, a scope of its own in system.slice.
     pub fn cgroups_path(id: &str) -> String {
-        format!("/baleia-test-{id}")
+        if systemd_driver() {
+            format!("system.slice:bt:{id}")
+        } else {
+            format!("/baleia-test-{id}")
+        }
+    }
+
+    /// Where container `id`'s cgroup is, relative to a hierarchy's root (the unified one under
+    /// the systemd driver: the v2 path systemd gives a scope of system.slice).
+    pub fn cgroup_rel(id: &str) -> String {
+        if systemd_driver() {
+            format!("system.slice/{}", systemd_unit(id))
+        } else {
+            Self::cgroups_path(id).trim_start_matches('/').to_string()
+        }
     }
 
     pub fn set_args(&mut self, args: &[&str]) {
@@ -319,13 +361,15 @@ impl Env {
         .unwrap();
     }
 
-    /// `runtime --root <ours> args...` with stdin from /dev/null.
+    /// `runtime --root <ours> args...` with stdin from /dev/null (and `--systemd-cgroup`
+    /// under the systemd driver, unless the caller gave it already).
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(runtime());
-        c.arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null());
+        c.arg("--root").arg(&self.root);
+        if systemd_driver() && !args.contains(&"--systemd-cgroup") {
+            c.arg("--systemd-cgroup");
+        }
+        c.args(args).stdin(Stdio::null());
         c
     }
 
@@ -444,7 +488,7 @@ impl Env {
 
     /// The cgroup directories of container `id` that exist now, on every hierarchy.
     pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
-        cgroup_dirs_of(&Self::cgroups_path(id))
+        cgroup_dirs_of(&Self::cgroup_rel(id))
     }
 
     /// Processes (other than the runtime commands we are waiting for) that belong to container
@@ -476,6 +520,14 @@ impl Env {
         );
         let cg = self.cgroup_dirs(id);
         assert!(cg.is_empty(), "cgroup dirs left behind: {cg:?}");
+        if systemd_driver() {
+            let unit = systemd_unit(id);
+            assert!(
+                unit_gone(&unit),
+                "unit {unit} left behind: {}",
+                unit_property(&unit, "ActiveState")
+            );
+        }
         let start = Instant::now();
         // A process killed by the runtime may still be on its way out: bounded wait for it.
         loop {
@@ -518,6 +570,16 @@ impl Drop for Env {
             // Kill anything still carrying our marker (a half-created container the runtime lost).
             for pid in self.leftover_processes(id) {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            if systemd_driver() {
+                // A unit the runtime lost: stop it, and forget it if it failed.
+                for verb in ["stop", "reset-failed"] {
+                    let _ = Command::new("systemctl")
+                        .args([verb, &systemd_unit(id)])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                }
             }
             for d in self.cgroup_dirs(id) {
                 for _ in 0..50 {
