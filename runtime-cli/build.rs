@@ -1,4 +1,5 @@
-//! Records the git commit for `baleia --version` (runc prints one too).
+//! Records the git commit for `baleia --version` (runc prints one too), and drops the unwind
+//! tables from a binary built with panic = "abort".
 use std::process::Command;
 
 fn main() {
@@ -13,4 +14,33 @@ fn main() {
     println!("cargo:rustc-env=BALEIA_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/refs/heads");
+    drop_unwind_tables();
+}
+
+/// The release profile builds with panic = "abort": nothing unwinds, a panic prints its
+/// message and aborts. Yet .eh_frame, .eh_frame_hdr and .gcc_except_table were 189 KB of the
+/// 1.66 MB stripped binary, mostly from std's prebuilt objects (`-C force-unwind-tables=no`
+/// would only reach our own crates). The one reader left is the backtrace that the default
+/// panic hook prints under RUST_BACKTRACE, which now stops at the first frame. A build script
+/// is not told the panic strategy (CARGO_CFG_PANIC is the target's default), so this keys on
+/// the release profile, which sets it in Cargo.toml; dev builds and the test harnesses
+/// (panic = "unwind", catch_unwind) keep their tables.
+fn drop_unwind_tables() {
+    let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
+    // Only where it was tried: aarch64's ld (binutils 2.40) refuses the INSERT (".text not
+    // found for insert") and ignores -z pack-relative-relocs.
+    let x86_64_gnu = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "x86_64")
+        && std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|o| o == "linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|e| e == "gnu");
+    if !(release && x86_64_gnu) {
+        return;
+    }
+    let Ok(dir) = std::env::var("CARGO_MANIFEST_DIR") else {
+        return;
+    };
+    let script = format!("{dir}/no-unwind-tables.ld");
+    println!("cargo:rerun-if-changed=no-unwind-tables.ld");
+    // A script given as an input file (not -T) is added to the linker's default one.
+    println!("cargo:rustc-link-arg-bins={script}");
+    println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
 }
