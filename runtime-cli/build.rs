@@ -1,5 +1,5 @@
-//! Records the git commit for `baleia --version` (runc prints one too), and drops the unwind
-//! tables from a binary built with panic = "abort".
+//! Records the git commit for `baleia --version` (runc prints one too), and links the release
+//! binary without unwind tables and without libgcc_s.
 use std::process::Command;
 
 fn main() {
@@ -14,7 +14,7 @@ fn main() {
     println!("cargo:rustc-env=BALEIA_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/refs/heads");
-    drop_unwind_tables();
+    release_link_args();
 }
 
 /// The release profile builds with panic = "abort": nothing unwinds, a panic prints its
@@ -24,8 +24,8 @@ fn main() {
 /// panic hook prints under RUST_BACKTRACE, which now stops at the first frame. A build script
 /// is not told the panic strategy (CARGO_CFG_PANIC is the target's default), so this keys on
 /// the release profile, which sets it in Cargo.toml; dev builds and the test harnesses
-/// (panic = "unwind", catch_unwind) keep their tables.
-fn drop_unwind_tables() {
+/// (panic = "unwind", catch_unwind) keep their tables. Then the unwinder: see below.
+fn release_link_args() {
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     // Only where it was tried: aarch64's ld (binutils 2.40) refuses the INSERT (".text not
     // found for insert") and ignores -z pack-relative-relocs.
@@ -43,4 +43,10 @@ fn drop_unwind_tables() {
     // A script given as an input file (not -T) is added to the linker's default one.
     println!("cargo:rustc-link-arg-bins={script}");
     println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+    // std links libgcc_s.so for its unwinder, which is then loaded twice per container (the
+    // binary protection executes the program again): about 9 syscalls and 100 KiB of
+    // resident pages each time. Nothing unwinds here; the unwinder's one user left is the
+    // panic hook's backtrace. libgcc's static copy of it (+20 KB) is found first, so the
+    // linker (--as-needed) drops libgcc_s from the binary's needs.
+    println!("cargo:rustc-link-lib=static=gcc_eh");
 }
