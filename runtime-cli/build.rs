@@ -49,4 +49,5 @@ fn release_link_args() {
     // panic hook's backtrace. libgcc's static copy of it (+20 KB) is found first, so the
     // linker (--as-needed) drops libgcc_s from the binary's needs.
     println!("cargo:rustc-link-lib=static=gcc_eh");
+    println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
 }
