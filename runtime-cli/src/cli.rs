@@ -74,21 +74,8 @@ pub struct ExecArgs {
 #[derive(Debug, Clone)]
 pub struct UpdateArgs {
     pub resources: Option<String>,
-    pub blkio_weight: Option<String>,
-    pub cpu_period: Option<String>,
-    pub cpu_quota: Option<String>,
-    pub cpu_burst: Option<String>,
-    pub cpu_share: Option<String>,
-    pub cpu_rt_period: Option<String>,
-    pub cpu_rt_runtime: Option<String>,
-    pub cpuset_cpus: Option<String>,
-    pub cpuset_mems: Option<String>,
-    pub kernel_memory: Option<String>,
-    pub kernel_memory_tcp: Option<String>,
-    pub memory: Option<String>,
-    pub memory_reservation: Option<String>,
-    pub memory_swap: Option<String>,
-    pub pids_limit: Option<String>,
+    /// The one-value-per-field flags, as update_flags turns them into resources.
+    pub flags: crate::update_flags::UpdateFlags,
     pub l3_cache_schema: Option<String>,
     pub mem_bw_schema: Option<String>,
     pub id: String,
@@ -357,7 +344,7 @@ const EXEC: &[Flag] = &[
     ),
 ];
 
-/// `update`'s one-value-per-field flags, in UpdateArgs' order after `resources`.
+/// `update`'s one-value-per-field flags: UpdateFlags' fields in order, then the Intel RDT two.
 const UPDATE_FIELDS: [&str; 17] = [
     "blkio-weight",
     "cpu-period",
@@ -980,21 +967,23 @@ fn build(spec: &Spec, m: Matches) -> Result<Command, String> {
             let mut next = || f.next().flatten();
             Command::Update(UpdateArgs {
                 resources: m.string("resources")?,
-                blkio_weight: next(),
-                cpu_period: next(),
-                cpu_quota: next(),
-                cpu_burst: next(),
-                cpu_share: next(),
-                cpu_rt_period: next(),
-                cpu_rt_runtime: next(),
-                cpuset_cpus: next(),
-                cpuset_mems: next(),
-                kernel_memory: next(),
-                kernel_memory_tcp: next(),
-                memory: next(),
-                memory_reservation: next(),
-                memory_swap: next(),
-                pids_limit: next(),
+                flags: crate::update_flags::UpdateFlags {
+                    blkio_weight: next(),
+                    cpu_period: next(),
+                    cpu_quota: next(),
+                    cpu_burst: next(),
+                    cpu_share: next(),
+                    cpu_rt_period: next(),
+                    cpu_rt_runtime: next(),
+                    cpuset_cpus: next(),
+                    cpuset_mems: next(),
+                    kernel_memory: next(),
+                    kernel_memory_tcp: next(),
+                    memory: next(),
+                    memory_reservation: next(),
+                    memory_swap: next(),
+                    pids_limit: next(),
+                },
                 l3_cache_schema: next(),
                 mem_bw_schema: next(),
                 id,
@@ -1130,8 +1119,8 @@ mod tests {
         let Some(Command::Update(a)) = c.command else {
             panic!("not update")
         };
-        assert_eq!(a.memory.as_deref(), Some("-1"));
-        assert_eq!(a.pids_limit.as_deref(), Some("-1"));
+        assert_eq!(a.flags.memory.as_deref(), Some("-1"));
+        assert_eq!(a.flags.pids_limit.as_deref(), Some("-1"));
         let c = cli(&["kill", "--", "x", "-9"]).unwrap();
         assert!(matches!(c.command, Some(Command::Kill { signal: Some(s), .. }) if s == "-9"));
     }

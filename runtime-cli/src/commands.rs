@@ -422,22 +422,7 @@ fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
         .collect();
     if !rdt.is_empty() {
         rt.update_intel_rdt(&a.id, &rdt)?;
-        let no_resources = a.resources.is_none()
-            && a.blkio_weight.is_none()
-            && a.cpu_period.is_none()
-            && a.cpu_quota.is_none()
-            && a.cpu_burst.is_none()
-            && a.cpu_share.is_none()
-            && a.cpu_rt_period.is_none()
-            && a.cpu_rt_runtime.is_none()
-            && a.cpuset_cpus.is_none()
-            && a.cpuset_mems.is_none()
-            && a.kernel_memory.is_none()
-            && a.kernel_memory_tcp.is_none()
-            && a.memory.is_none()
-            && a.memory_reservation.is_none()
-            && a.memory_swap.is_none()
-            && a.pids_limit.is_none();
+        let no_resources = a.resources.is_none() && a.flags.is_empty();
         if no_resources {
             return Ok(());
         }
@@ -459,24 +444,7 @@ fn update(rt: &Runtime, a: &UpdateArgs) -> Result<()> {
                 .and_then(serde_json::from_value)
                 .map_err(|e| Error::Other(format!("decode resources JSON: {e}")))?
         }
-        None => crate::update_flags::UpdateFlags {
-            blkio_weight: a.blkio_weight.clone(),
-            cpu_period: a.cpu_period.clone(),
-            cpu_quota: a.cpu_quota.clone(),
-            cpu_burst: a.cpu_burst.clone(),
-            cpu_share: a.cpu_share.clone(),
-            cpu_rt_period: a.cpu_rt_period.clone(),
-            cpu_rt_runtime: a.cpu_rt_runtime.clone(),
-            cpuset_cpus: a.cpuset_cpus.clone(),
-            cpuset_mems: a.cpuset_mems.clone(),
-            kernel_memory: a.kernel_memory.clone(),
-            kernel_memory_tcp: a.kernel_memory_tcp.clone(),
-            memory: a.memory.clone(),
-            memory_reservation: a.memory_reservation.clone(),
-            memory_swap: a.memory_swap.clone(),
-            pids_limit: a.pids_limit.clone(),
-        }
-        .to_resources()?,
+        None => a.flags.to_resources()?,
     };
     rt.update(&a.id, &resources)
 }

@@ -44,7 +44,7 @@ fn parse_bytes(s: &str) -> Result<i64, Error> {
 }
 
 /// runc `update`'s per-field flags, as strings from the command line (`None` = not given).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateFlags {
     /// --blkio-weight
     pub blkio_weight: Option<String>,
@@ -96,6 +96,11 @@ fn bytes(v: &Option<String>) -> Result<Option<i64>, Error> {
 }
 
 impl UpdateFlags {
+    /// No flag was given.
+    pub fn is_empty(&self) -> bool {
+        *self == UpdateFlags::default()
+    }
+
     /// The resources these flags ask for; sections with no flag given stay `None`.
     pub fn to_resources(&self) -> Result<LinuxResources, Error> {
         let mut r = LinuxResources::default();
