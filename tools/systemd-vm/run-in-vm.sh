@@ -119,6 +119,8 @@ mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m" 2>/dev/null; done
+# The disk's node appears once its driver, just loaded, has probed it; with no udev in this
+# init there is no event to wait on: a bounded poll (10 s).
 for i in $(seq 200); do [ -e /dev/vda ] && break; sleep 0.05; done
 mount -t ext4 -o rw /dev/vda /new || { echo "initramfs: cannot mount /dev/vda"; poweroff -f; }
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap host /new/mnt/host 2>/dev/null

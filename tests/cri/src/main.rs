@@ -847,7 +847,9 @@ async fn stats(cx: &mut Cx) -> Res {
 /// logs no error from the runtime.
 async fn exit_leaving_children(cx: &mut Cx) -> Res {
     let log_start = std::fs::metadata(&cx.env.containerd_log).map_or(0, |m| m.len());
-    let script = "sleep 1001 & sleep 1002 & while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 3";
+    // The shell blocks on a fifo until the test writes it (made before the sleeps start,
+    // so it exists once they are seen).
+    let script = "mkfifo /tmp/go; sleep 1001 & sleep 1002 & read go < /tmp/go; exit 3";
     let (id, pid) = start_container(cx, container_config("orphans", script, None)).await?;
     let cg = controller_dir(pid, "pids")?;
     let mut children = Vec::new();
@@ -865,7 +867,7 @@ async fn exit_leaving_children(cx: &mut Cx) -> Res {
         cg.display()
     );
     pod_mut(cx)?.pids.extend(children.iter().copied());
-    exec_ok(cx, &id, &["touch", "/tmp/go"]).await?;
+    exec_ok(cx, &id, &["sh", "-c", "echo go > /tmp/go"]).await?;
     let mut state;
     let end = Instant::now() + Duration::from_secs(20);
     let exited = loop {
