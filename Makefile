@@ -12,7 +12,14 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
-BALEIA ?= $(TARGET_DIR)/release/baleia
+# The binary `make build` makes, and the one every suite and benchmark drives: linked with
+# glibc's static libc (+crt-static; --target keeps RUSTFLAGS away from build scripts and proc
+# macros). Loading libc.so costs about 0.5 ms per start here (ld.so's relocations and symbol
+# lookups, libc's pages), and the binary protection starts the runtime twice per container:
+# static, `run` is 0.9 ms faster and `exec` 1.0 ms (interleaved A/B, 60 of each), 36 syscalls
+# fewer, at 2.1 MB instead of 1.42. `cargo build --release` still makes the dynamic one.
+STATIC_TRIPLE ?= $(shell uname -m)-unknown-linux-gnu
+BALEIA ?= $(TARGET_DIR)/$(STATIC_TRIPLE)/release/baleia
 DIR ?=
 
 # What the demo, the tests and the benchmark need from Debian. libseccomp2: the seccomp tests
@@ -51,7 +58,7 @@ rust:
 	fi
 
 build: rust
-	$(CARGO) build --release
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p runtime-cli --target $(STATIC_TRIPLE)
 
 bundle:
 	@[ -n "$(DIR)" ] || { echo "usage: make bundle DIR=path" >&2; exit 2; }
@@ -72,12 +79,14 @@ demo: deps build
 test: deps build
 	@$(MAKE) --no-print-directory -k $(TEST_TARGETS)
 
-# The integration tests in runtime-cli/tests drive the release binary (they run as root).
+# The integration tests in runtime-cli/tests drive the binary `make build` makes (they run as
+# root), not the dynamic one cargo builds beside them.
 # `deps` installed libseccomp2: the libseccomp comparisons must run here, not skip.
 # Doctests run in the dev profile: in release every one of them is its own fat-LTO link
 # (about 9 minutes for runtime-core's under load, against about 1 minute here).
 test-cargo: export BALEIA_REQUIRE_LIBSECCOMP := 1
-test-cargo:
+test-cargo: export BALEIA_TEST_RUNTIME := $(or $(BALEIA_TEST_RUNTIME),$(BALEIA))
+test-cargo: build
 	$(CARGO) test --workspace --release --no-fail-fast --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc --no-fail-fast
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Time the cgroup commands of baleia, runc and crun on live containers (`make bench`, or alone):
 #
-#   BALEIA=target/release/baleia RUNS=30 scripts/bench-cgroups.sh
+#   BALEIA=target/x86_64-unknown-linux-gnu/release/baleia RUNS=30 scripts/bench-cgroups.sh
 #
 # - `update` of a running container, with runc's flags and with a LinuxResources document
 #   (memory, pids, cpu: what `docker update` sends),
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-BALEIA=${BALEIA:-$here/target/release/baleia}
+BALEIA=${BALEIA:-$here/target/$(uname -m)-unknown-linux-gnu/release/baleia}
 RUNC=${RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 CRUN=${CRUN:-$(command -v crun || echo /usr/bin/crun)}
 RUNS=${RUNS:-30}

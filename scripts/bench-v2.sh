@@ -19,7 +19,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-BALEIA=${BALEIA:-$here/target/release/baleia}
+BALEIA=${BALEIA:-$here/target/$(uname -m)-unknown-linux-gnu/release/baleia}
 RUNC=${RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 CRUN=${CRUN:-$(command -v crun || echo /usr/bin/crun)}
 YOUKI=${YOUKI:-}
@@ -43,7 +43,8 @@ mkdir -p "$share/bin" "$share/lib" "$share/scripts"
 # put NAME PATH: the binary as bin/NAME, and every library it loads into lib/.
 put() {
     cp "$2" "$share/bin/$1"
-    ldd "$2" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/lib64\// { print $1 }' | while read -r lib; do
+    # A static binary (baleia's) has none: ldd says so and fails.
+    { ldd "$2" 2>/dev/null || true; } | awk '/=> \// { print $3 } /^\t\/lib64\// { print $1 }' | while read -r lib; do
         [ -e "$share/lib/$(basename "$lib")" ] || cp -L "$lib" "$share/lib/"
     done
 }

@@ -28,7 +28,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-BALEIA=${BALEIA:-$here/target/release/baleia}
+BALEIA=${BALEIA:-$here/target/$(uname -m)-unknown-linux-gnu/release/baleia}
 RUNC=${RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 CRUN=${CRUN:-$(command -v crun || echo /usr/bin/crun)}
 YOUKI=${YOUKI:-$(command -v youki || true)}

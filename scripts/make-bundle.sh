@@ -13,7 +13,7 @@ usage() { echo "usage: [RUNTIME=path] [CMD='[\"sh\",\"-c\",\"...\"]'] $0 DIR" >&
 [ $# -eq 1 ] || usage
 dir=$1
 here=$(cd "$(dirname "$0")/.." && pwd)
-runtime=${RUNTIME:-$here/target/release/baleia}
+runtime=${RUNTIME:-$here/target/$(uname -m)-unknown-linux-gnu/release/baleia}
 busybox=${BUSYBOX:-/bin/busybox}
 
 command -v "$runtime" >/dev/null 2>&1 || { echo "make-bundle: runtime '$runtime' not found (build it or set RUNTIME=)" >&2; exit 1; }

@@ -75,8 +75,36 @@ impl ExecOptions {
     }
 }
 
-/// The namespaces of `pid` that differ from ours: those are the ones to join.
+/// The namespaces of `pid` to join: those that differ from ours.
 fn namespaces_to_join(pid: i32) -> i32 {
+    let link = |who: &str, name: &str| std::fs::read_link(format!("/proc/{who}/ns/{name}")).ok();
+    let differs = |name: &str| {
+        let theirs = link(&pid.to_string(), name);
+        theirs.is_some() && theirs != link("self", name)
+    };
+    // Root of the host may join any namespace, and joining one it is in already changes
+    // nothing, except for a user namespace (setns refuses it) and the time namespace, which a
+    // kernel may not have: the other 12 readlinks of the comparison are skipped. Anyone else
+    // may lack the right to join a namespace it shares (rootless podman's --network=host is
+    // the host's, owned by a user namespace above it), so each one is compared.
+    let ours_user = link("self", "user");
+    if nix::unistd::geteuid().is_root()
+        && ours_user.as_deref() == Some(std::path::Path::new(INIT_USER_NS))
+    {
+        let mut flags = libc::CLONE_NEWNS
+            | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWNET
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWCGROUP;
+        if link(&pid.to_string(), "user") != ours_user {
+            flags |= libc::CLONE_NEWUSER;
+        }
+        if differs("time") {
+            flags |= libc::CLONE_NEWTIME;
+        }
+        return flags;
+    }
     let mut flags = 0;
     // setns(2) on a pidfd joins a user namespace first, whatever the order here.
     for (name, flag) in [
@@ -89,16 +117,17 @@ fn namespaces_to_join(pid: i32) -> i32 {
         ("pid", libc::CLONE_NEWPID),
         ("cgroup", libc::CLONE_NEWCGROUP),
     ] {
-        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}")).ok();
-        let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
-        if theirs.is_some() && theirs != ours {
+        if differs(name) {
             flags |= flag;
         }
     }
     flags
 }
 
-/// What the helper and the process need, prepared before the fork.
+/// /proc/self/ns/user of a process in the initial user namespace: its inode number is fixed
+/// (PROC_USER_INIT_INO, include/linux/proc_ns.h).
+const INIT_USER_NS: &str = "user:[4026531837]";
+
 struct Helper {
     sock: OwnedFd,
     close_ranges: Vec<(u32, u32)>,

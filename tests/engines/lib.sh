@@ -14,7 +14,7 @@ set -uo pipefail
 
 ENGINES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$ENGINES_DIR/../.." && pwd)
-RUNTIME=${RUNTIME:-${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/baleia}
+RUNTIME=${RUNTIME:-${CARGO_TARGET_DIR:-$REPO_DIR/target}/$(uname -m)-unknown-linux-gnu/release/baleia}
 # Bound for every engine call: a hung runtime must fail a check, not hang the suite.
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
