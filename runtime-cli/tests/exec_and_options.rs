@@ -36,6 +36,39 @@ fn exec_runs_in_the_containers_namespaces_with_its_exit_status() {
     assert_eq!(lines.get(1).map(|l| l.trim()), Some("sleep 1000"), "{o}");
 }
 
+/// The namespaces the container shares with the host are the exec'd process's too, and its
+/// own ones (pid, mount) are joined: root joins every namespace without comparing them first.
+#[test]
+fn exec_into_a_container_sharing_the_hosts_network_ipc_and_uts() {
+    let Some(mut env) = setup("exechost") else {
+        return;
+    };
+    env.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}]);
+    env.config["hostname"] = json!(null);
+    let id = sleeping(&mut env);
+    let o = env.exec(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "for n in net ipc uts pid; do readlink /proc/self/ns/$n; done; \
+         cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    o.assert_ok("exec");
+    let link = |name: &str| {
+        std::fs::read_link(format!("/proc/self/ns/{name}"))
+            .expect("readlink")
+            .display()
+            .to_string()
+    };
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.first().copied(), Some(link("net").as_str()), "{o}");
+    assert_eq!(lines.get(1).copied(), Some(link("ipc").as_str()), "{o}");
+    assert_eq!(lines.get(2).copied(), Some(link("uts").as_str()), "{o}");
+    assert_ne!(lines.get(3).copied(), Some(link("pid").as_str()), "{o}");
+    assert_eq!(lines.get(4).map(|l| l.trim()), Some("sleep 1000"), "{o}");
+}
+
 #[test]
 fn exec_detached_writes_the_pid_file_and_joins_the_cgroup() {
     let Some(mut env) = setup("execd") else {
