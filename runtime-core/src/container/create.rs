@@ -221,29 +221,42 @@ fn create_locked(
     let state_dir = rt.store.dir(id);
     let none = Cgroup::none();
     let no_cgroup;
-    let (placement, cgroup) = match cgroup.create() {
-        Ok(()) => {
-            if let Some(r) = resources {
-                cgroup.apply_resources(r)?;
-            }
-            (placement, cgroup)
+    let make_cgroup = || -> Result<()> {
+        cgroup.create()?;
+        if let Some(r) = resources {
+            cgroup.apply_resources(r)?;
         }
-        // As runc: only the default cgroup may be done without; one the spec names is
-        // wanted, and not having it is an error.
-        Err(e) if opts.rootless && e.is_permission() && !names_cgroup(&bundle.spec) => {
-            let _ = delete::remove_cgroup_unless_shared(cgroup, false);
-            if let Some(field) = limits_asked(&bundle.spec) {
-                return Err(Error::Other(format!(
-                    "rootless: linux.resources.{field} needs a cgroup, and {e}"
-                )));
+        Ok(())
+    };
+    // Rootless, a cgroup we may not make is done without, which is known before the init
+    // exists; otherwise spawn_init makes it (while the init makes its namespaces, on v1).
+    let (placement, cgroup, make_cgroup) = if !opts.rootless {
+        (placement, cgroup, Some(&make_cgroup as &dyn Fn() -> Result<()>))
+    } else {
+        match cgroup.create() {
+            Ok(()) => {
+                if let Some(r) = resources {
+                    cgroup.apply_resources(r)?;
+                }
+                (placement, cgroup, None)
             }
-            // A warning, so that it is in the log at the default level: a user who
-            // expected limits or stats learns why there are none.
-            log::warn!("rootless: the container runs without a cgroup ({e})");
-            no_cgroup = cgroups::manager(&none, None);
-            (&none, no_cgroup.as_ref())
+            // As runc: only the default cgroup may be done without; one the spec names is
+            // wanted, and not having it is an error.
+            Err(e) if e.is_permission() && !names_cgroup(&bundle.spec) => {
+                let _ = delete::remove_cgroup_unless_shared(cgroup, false);
+                if let Some(field) = limits_asked(&bundle.spec) {
+                    return Err(Error::Other(format!(
+                        "rootless: linux.resources.{field} needs a cgroup, and {e}"
+                    )));
+                }
+                // A warning, so that it is in the log at the default level: a user who
+                // expected limits or stats learns why there are none.
+                log::warn!("rootless: the container runs without a cgroup ({e})");
+                no_cgroup = cgroups::manager(&none, None);
+                (&none, no_cgroup.as_ref(), None)
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
     };
     let console = match opts.console_socket.as_deref() {
         Some(path) => Some(console::connect(path)?),
@@ -267,6 +280,7 @@ fn create_locked(
         cgroup,
         seccomp,
         net_devices,
+        make_cgroup,
     };
     let hooks = bundle.spec.hooks().as_ref();
     let annotations = bundle.spec.annotations().clone().unwrap_or_default();

@@ -52,6 +52,12 @@ pub(crate) struct Init {
     /// The cgroup files the init writes "0" into to join its cgroup itself (v1 `tasks`,
     /// without a user namespace); empty when the runtime moves it.
     pub cgroup_self_join: Vec<CString>,
+    /// The runtime makes the cgroup while we make our namespaces: join it once it says GO
+    /// (`wait_for_cgroup`), not first thing.
+    pub join_after_go: bool,
+    /// New namespaces we unshare ourselves first thing, instead of clone3 making them in the
+    /// runtime's time (see `join_after_go`).
+    pub unshare_first: i32,
     /// The mount work's fds below this stay open until it ends (see `sys::defer_close`):
     /// half the caller's RLIMIT_NOFILE, at most 256.
     pub defer_fds_below: RawFd,
@@ -69,7 +75,8 @@ pub(crate) struct Init {
     /// us from opening the host's state directory).
     pub fifo: OwnedFd,
     pub rootfs: RootfsPlan,
-    /// The parent moves us into the cgroup (v1) while we mount: wait for its word.
+    /// The parent moves us into the cgroup (v1) while we mount, or makes it while we make our
+    /// namespaces (`join_after_go`): wait for its word.
     pub wait_for_cgroup: bool,
     /// The cgroup does not exist before the parent puts us in it: wait for that before
     /// preparing the mounts.
@@ -110,7 +117,9 @@ impl Init {
         self.keep_only_our_fds()?;
         // First: whatever the init allocates from here on is charged to the container, and the
         // process forked in two-step mode inherits the cgroup.
-        join_cgroup_by_self(&self.cgroup_self_join)?;
+        if !self.join_after_go {
+            join_cgroup_by_self(&self.cgroup_self_join)?;
+        }
         sys::defer_closes_below(self.defer_fds_below);
         self.take_signals(cleared_sighand)?;
         self.die_with_parent()?;
@@ -121,6 +130,10 @@ impl Init {
             None => {
                 if self.new_user {
                     self.become_root_of_new_user_namespace()?;
+                }
+                if self.unshare_first != 0 {
+                    sys::unshare(self.unshare_first)
+                        .or_fail(|b| write!(b, "unshare the container's namespaces"))?;
                 }
                 self.join_namespaces()?;
             }
@@ -369,6 +382,9 @@ impl Init {
     fn wait_for_cgroup(&self) -> CResult<()> {
         if self.wait_for_cgroup {
             expect_go(self.sock.as_raw_fd())?;
+        }
+        if self.join_after_go {
+            join_cgroup_by_self(&self.cgroup_self_join)?;
         }
         Ok(())
     }

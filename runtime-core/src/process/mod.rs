@@ -52,6 +52,10 @@ pub(crate) struct Launch<'a> {
     /// linux.netDevices, moved into the init's network namespace when it asks for its
     /// runtime hooks.
     pub net_devices: &'a [crate::netdev::Device],
+    /// Makes the cgroup (directories and resources), when the caller left that to us: after
+    /// clone3, while the init makes its namespaces, where the init joins by itself (cgroup
+    /// v1, see [`CgroupManager::self_join_files`]); before it everywhere else.
+    pub make_cgroup: Option<&'a dyn Fn() -> Result<()>>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> i32 {
@@ -298,6 +302,29 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         .as_ref()
         .ok_or_else(|| Error::Spec("process must be specified".into()))?;
     let min_fd = 3 + l.preserve_fds as RawFd;
+    let ns = plan_namespaces(spec, l.cgroup.unified_dir().is_some())?;
+    let v1 = l.cgroup.unified_dir().is_none();
+    let new_user = ns.new_user;
+    let two_step = ns.two_step();
+    // Without a user namespace of its own the init may write the cgroup files: it joins by
+    // itself (see CgroupManager::self_join_files), and nobody waits for the runtime's move.
+    let self_join = match l.cgroup.self_join_files() {
+        Some(files) if v1 && !new_user => files
+            .iter()
+            .map(|f| crate::rootfs::path_cstring(f))
+            .collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    // The v1 cgroup (a directory per hierarchy, the cpuset copied, the device rules: about
+    // 1 ms) is made while the init unshares its namespaces (a network namespace alone is about
+    // 1 ms), which clone3 would otherwise make in our time. The init needs the cgroup only
+    // when it mounts (the cgroup mount binds it) and joins it then.
+    let make_later = l.make_cgroup.filter(|_| !self_join.is_empty() && !two_step);
+    if make_later.is_none() {
+        if let Some(make) = l.make_cgroup {
+            make()?;
+        }
+    }
     let cgroup_dir = match l.cgroup.unified_dir() {
         Some(dir) => Some(
             nix::fcntl::open(
@@ -309,7 +336,6 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         ),
         None => None,
     };
-    let ns = plan_namespaces(spec, cgroup_dir.is_some())?;
     let container_maps = match (ns.new_user, spec.linux().as_ref()) {
         (true, Some(linux)) => Some(crate::namespaces::MapPlan::new(
             linux.uid_mappings().as_deref().unwrap_or(&[]),
@@ -402,7 +428,6 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         Some(c) => Some(above(c, min_fd)?),
         None => None,
     };
-    let two_step = ns.two_step();
     let mut joins = Vec::new();
     for j in ns.joins {
         joins.push(Join {
@@ -414,19 +439,14 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     keep.extend(rootfs.move_fds_above(min_fd)?);
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep.extend(joins.iter().map(|j| j.fd.as_raw_fd()));
-    let v1 = cgroup_dir.is_none();
-    let new_user = ns.new_user;
-    // Without a user namespace of its own the init may write the cgroup files: it joins by
-    // itself (see CgroupManager::self_join_files), and nobody waits for the runtime's move.
-    let self_join = match l.cgroup.self_join_files() {
-        Some(files) if v1 && !new_user => files
-            .iter()
-            .map(|f| crate::rootfs::path_cstring(f))
-            .collect::<Result<Vec<_>>>()?,
-        _ => Vec::new(),
-    };
     let moved_by_us = v1 && !new_user && self_join.is_empty();
     let mut clone_flags = ns.clone_flags;
+    let mut unshare_first = 0;
+    if make_later.is_some() {
+        // A pid or time namespace that unshare made would only be our children's.
+        unshare_first = clone_flags & !(libc::CLONE_NEWPID | libc::CLONE_NEWTIME);
+        clone_flags &= libc::CLONE_NEWPID | libc::CLONE_NEWTIME;
+    }
     let two = if two_step {
         let fork_into = clone_flags & (libc::CLONE_NEWPID | libc::CLONE_NEWTIME);
         let unshare = clone_flags & !fork_into;
@@ -483,11 +503,14 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         },
         fifo: fifo_fd,
         rootfs,
-        wait_for_cgroup: moved_by_us && !two_step,
+        wait_for_cgroup: (moved_by_us || make_later.is_some()) && !two_step,
+        join_after_go: make_later.is_some(),
         cgroup_self_join: self_join,
+        unshare_first,
         // Every hierarchy's directory is made at once, or none is (a systemd scope, made with
         // the init): one probe says which.
-        cgroup_before_mounts: v1 && !l.cgroup_paths.0.values().next().is_some_and(|d| d.exists()),
+        cgroup_before_mounts: make_later.is_some()
+            || (v1 && !l.cgroup_paths.0.values().next().is_some_and(|d| d.exists())),
         late_cgroupns: ns.late_cgroupns,
         runtime_hooks,
         create_hooks,
@@ -539,6 +562,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         None => Ok(()),
     };
     let setup = Setup {
+        make_cgroup: make_later,
         cgroup: l.cgroup,
         proactive_cgroup: moved_by_us,
         v1,
@@ -610,6 +634,8 @@ fn delegate_cgroup(dir: &Path, linux: &oci_spec::runtime::Linux) -> Result<()> {
 
 /// What the parent does for the init while it sets itself up.
 struct Setup<'a> {
+    /// Make the cgroup, and say GO (the init waits for that word before it mounts).
+    make_cgroup: Option<&'a dyn Fn() -> Result<()>>,
     cgroup: &'a dyn CgroupManager,
     /// Put the init in the (v1) cgroup at once, and say GO (it waits for that word later).
     proactive_cgroup: bool,
@@ -625,6 +651,11 @@ struct Setup<'a> {
 }
 
 fn init_side(s: &Setup, child: &mut Child, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<()> {
+    if let Some(make) = s.make_cgroup {
+        make()
+            .and_then(|()| child.send(msg::GO))
+            .map_err(|e| child.error_or(e))?;
+    }
     if s.proactive_cgroup {
         s.cgroup
             .add_pid(child.pid)
