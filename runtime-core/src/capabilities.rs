@@ -55,10 +55,12 @@ fn mask(set: &Option<oci_spec::runtime::Capabilities>) -> Result<u64> {
 /// (one read, where asking the kernel bit by bit costs a prctl per capability), or, without
 /// /proc, PR_CAPBSET_READ.
 fn current_bounding() -> u64 {
-    let from_status = crate::readfile::read_to_string("/proc/self/status")
+    // One record (the kernel prints it at once, single_open): a short read is the end.
+    let from_status = crate::readfile::read_whole("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
+            String::from_utf8_lossy(&s)
+                .lines()
                 .find_map(|l| l.strip_prefix("CapBnd:"))
                 .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         });

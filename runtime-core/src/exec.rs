@@ -89,7 +89,7 @@ fn namespaces_to_join(pid: i32) -> i32 {
     // the host's, owned by a user namespace above it), so each one is compared.
     let ours_user = link("self", "user");
     if nix::unistd::geteuid().is_root()
-        && ours_user.as_deref() == Some(std::path::Path::new(INIT_USER_NS))
+        && ours_user.as_deref() == Some(std::path::Path::new(crate::namespaces::INIT_USER_NS))
     {
         let mut flags = libc::CLONE_NEWNS
             | libc::CLONE_NEWUTS
@@ -123,10 +123,6 @@ fn namespaces_to_join(pid: i32) -> i32 {
     }
     flags
 }
-
-/// /proc/self/ns/user of a process in the initial user namespace: its inode number is fixed
-/// (PROC_USER_INIT_INO, include/linux/proc_ns.h).
-const INIT_USER_NS: &str = "user:[4026531837]";
 
 struct Helper {
     sock: OwnedFd,

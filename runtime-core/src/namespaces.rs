@@ -9,13 +9,20 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, LinuxTimeOffs
 
 use crate::error::{Error, Result};
 
-/// Whether this process runs in a user namespace other than the host's (whose uid_map maps
-/// the whole range onto itself).
+/// Whether this process runs in a user namespace other than the host's, as it was at the first
+/// call: create asks twice (rootless by default, and whether the rootfs may mknod), and a
+/// process does not change its user namespace while it has other threads.
 pub(crate) fn in_user_namespace() -> bool {
-    crate::readfile::read_to_string("/proc/self/uid_map")
-        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
-        .unwrap_or(false)
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        // No link: a kernel without user namespaces.
+        std::fs::read_link("/proc/self/ns/user").is_ok_and(|l| l.as_os_str() != INIT_USER_NS)
+    })
 }
+
+/// /proc/self/ns/user of a process in the initial user namespace: its inode number is fixed
+/// (PROC_USER_INIT_INO, include/linux/proc_ns.h).
+pub(crate) const INIT_USER_NS: &str = "user:[4026531837]";
 
 /// Check the spec's id mappings and time offsets against its namespaces.
 pub(crate) fn validate(linux: &Linux, process: Option<&Process>) -> Result<()> {

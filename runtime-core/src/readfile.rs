@@ -17,9 +17,9 @@ pub(crate) fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 }
 
 /// The bytes of `path`, a regular file (config.json, a state record) or a kernel file that
-/// one record fills (`/proc/<pid>/stat`): for those a read that leaves the buffer unfilled
-/// has reached the end, which saves the read that would return 0. Not for /proc files of
-/// many records (mountinfo, status): their reads stop short at a record boundary.
+/// one record fills (`/proc/<pid>/stat`, `/proc/self/status`): for those a read that leaves
+/// the buffer unfilled has reached the end, which saves the read that would return 0. Not for
+/// /proc files of many records (mountinfo): their reads stop short at a record boundary.
 pub(crate) fn read_whole(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     read_until(path, true)
 }

@@ -184,13 +184,21 @@ impl Store {
     /// Claim `id`: create its directory (failing if it exists) and lock it.
     pub fn reserve(&self, id: &str) -> Result<Lock> {
         validate_id(id)?;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o711)
-            .create(&self.root)
-            .at("create state root", &self.root)?;
         let dir = self.dir(id);
-        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        let mut made = fs::DirBuilder::new().mode(0o711).create(&dir);
+        // The root is made with its first container (a mkdir, not a stat, for every other).
+        if made
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(&self.root)
+                .at("create state root", &self.root)?;
+            made = fs::DirBuilder::new().mode(0o711).create(&dir);
+        }
+        match made {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::Exists(id.to_string()))

@@ -98,11 +98,18 @@ fn with_default_device_rules(
 }
 
 pub(crate) fn create(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32> {
-    create_record(rt, id, opts).map(|rec| rec.pid)
+    create_record(rt, id, opts, true).map(|(rec, _lock)| rec.pid)
 }
 
-/// `create`, returning the record it saved: `run` starts from it instead of reading it back.
-pub(crate) fn create_record(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<Record> {
+/// `create`, returning the record it saved and the container's lock, still held: `run` starts
+/// from them instead of locking again and reading the record back. Without `exec_fifo` (`run`)
+/// the init does not wait for `start` once released: it goes on to execve.
+pub(crate) fn create_record(
+    rt: &Runtime,
+    id: &str,
+    opts: &CreateOptions,
+    exec_fifo: bool,
+) -> Result<(Record, state::Lock)> {
     selfexe::require_protection()?;
     state::validate_id(id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
@@ -193,16 +200,20 @@ pub(crate) fn create_record(rt: &Runtime, id: &str, opts: &CreateOptions) -> Res
             resources.as_ref(),
             (seccomp, rdt.as_ref()),
             &net_devices,
+            exec_fifo,
         )
     });
-    if made.is_err() {
-        // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
-        // not exclusive); our own init is already dead.
-        let _ = delete::remove_cgroup_unless_shared(cgroup.as_ref(), false);
-        let _ = rt.store.remove(id);
+    match made {
+        Ok(rec) => Ok((rec, lock)),
+        Err(e) => {
+            // Not kill_all: the cgroup may be shared with other containers (a cgroupsPath is
+            // not exclusive); our own init is already dead.
+            let _ = delete::remove_cgroup_unless_shared(cgroup.as_ref(), false);
+            let _ = rt.store.remove(id);
+            drop(lock);
+            Err(e)
+        }
     }
-    drop(lock);
-    made
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -216,6 +227,7 @@ fn create_locked(
     resources: Option<&oci_spec::runtime::LinuxResources>,
     (seccomp, rdt): (Option<seccomp::Program>, Option<&intel_rdt::Plan>),
     net_devices: &[netdev::Device],
+    exec_fifo: bool,
 ) -> Result<Record> {
     let created = time::rfc3339_now();
     let state_dir = rt.store.dir(id);
@@ -231,7 +243,11 @@ fn create_locked(
     // Rootless, a cgroup we may not make is done without, which is known before the init
     // exists; otherwise spawn_init makes it (while the init makes its namespaces, on v1).
     let (placement, cgroup, make_cgroup) = if !opts.rootless {
-        (placement, cgroup, Some(&make_cgroup as &dyn Fn() -> Result<()>))
+        (
+            placement,
+            cgroup,
+            Some(&make_cgroup as &dyn Fn() -> Result<()>),
+        )
     } else {
         match cgroup.create() {
             Ok(()) => {
@@ -281,6 +297,7 @@ fn create_locked(
         seccomp,
         net_devices,
         make_cgroup,
+        exec_fifo,
     };
     let hooks = bundle.spec.hooks().as_ref();
     let annotations = bundle.spec.annotations().clone().unwrap_or_default();

@@ -27,12 +27,13 @@ pub(crate) fn run_detached(rt: &Runtime, id: &str, opts: &CreateOptions) -> Resu
 }
 
 /// Create, then start from the record create saved instead of reading it back and deriving
-/// its status (it was created an instant ago). The lock is taken again in between, so a
-/// `delete` or `kill` from another process may come first, as between two commands; then
-/// starting fails as `start` would.
+/// its status (it was created an instant ago), under the lock create took: no other command
+/// comes in between. The init has no exec fifo to wait on: released by create, it goes on to
+/// execve, and what is left of `start` is the poststart hooks.
 fn create_and_start(rt: &Runtime, id: &str, opts: &CreateOptions) -> Result<i32> {
-    let rec = create::create_record(rt, id, opts)?;
-    let started = rt.store.lock(id).and_then(|_lock| start::release(rt, &rec));
+    let (rec, lock) = create::create_record(rt, id, opts, false)?;
+    let started = start::poststart(&rec);
+    drop(lock);
     if let Err(e) = started {
         let _ = delete::delete(rt, id, true);
         return Err(e);

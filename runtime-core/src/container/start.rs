@@ -26,9 +26,8 @@ pub(crate) fn start(rt: &Runtime, id: &str) -> Result<()> {
     release(rt, &rec)
 }
 
-/// Start a container known to be created, whose lock the caller holds: `run`, straight after
-/// its create, with the record that create saved (not read back, nor its status derived).
-pub(crate) fn release(rt: &Runtime, rec: &Record) -> Result<()> {
+/// Start a container known to be created, whose lock the caller holds.
+fn release(rt: &Runtime, rec: &Record) -> Result<()> {
     let id = rec.id.as_str();
     let fifo = rt.store.dir(id).join(state::EXEC_FIFO);
     // Non-blocking: with no reader left (the init died) this fails at once instead of hanging.
@@ -47,6 +46,12 @@ pub(crate) fn release(rt: &Runtime, rec: &Record) -> Result<()> {
         .map_err(|e| Error::sys(format!("write {}", fifo.display()), e))?;
     drop(fd);
     std::fs::remove_file(&fifo).map_err(|e| Error::path("remove", &fifo, e))?;
+    poststart(rec)
+}
+
+/// The poststart hooks of a container whose init was just let go; if one fails, the container
+/// is killed.
+pub(crate) fn poststart(rec: &Record) -> Result<()> {
     if let Some(h) = rec.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
         if let Err(e) = hooks::run_from_bundle(
             "poststart",

@@ -72,8 +72,8 @@ pub(crate) struct Init {
     pub hostname: Option<CString>,
     pub domainname: Option<CString>,
     /// The exec fifo, opened read-write by the parent (before any user namespace could keep
-    /// us from opening the host's state directory).
-    pub fifo: OwnedFd,
+    /// us from opening the host's state directory); none for `run`, which does not wait.
+    pub fifo: Option<OwnedFd>,
     pub rootfs: RootfsPlan,
     /// The parent moves us into the cgroup (v1) while we mount, or makes it while we make our
     /// namespaces (`join_after_go`): wait for its word.
@@ -169,7 +169,9 @@ impl Init {
         // Until the runtime has recorded us (see ReadyInit): a runtime killed before that
         // closes the socket, and we exit here rather than wait on the fifo unrecorded.
         expect_go(self.sock.as_raw_fd())?;
-        wait_for_start(&self.fifo)?;
+        if let Some(fifo) = &self.fifo {
+            wait_for_start(fifo)?;
+        }
         self.start_hooks.run(host_pid)?;
         self.process.exec(exe)
     }

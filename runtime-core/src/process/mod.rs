@@ -56,6 +56,9 @@ pub(crate) struct Launch<'a> {
     /// clone3, while the init makes its namespaces, where the init joins by itself (cgroup
     /// v1, see [`CgroupManager::self_join_files`]); before it everywhere else.
     pub make_cgroup: Option<&'a dyn Fn() -> Result<()>>,
+    /// The init waits on an exec fifo for `start` once released; without one (`run`), it goes
+    /// straight on to execve.
+    pub exec_fifo: bool,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> i32 {
@@ -405,14 +408,18 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         .sum();
     let timeout = l.timeout + Duration::from_secs(hook_time as u64);
 
-    let fifo = l.state_dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
-        .ctx(|| format!("mkfifo {}", fifo.display()))?;
-    // Read-write, so that opening never blocks and the init counts as a writer itself: its
-    // read then waits for `start`'s byte instead of seeing end-of-file.
-    let fifo_fd = nix::fcntl::open(&fifo, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| format!("open {}", fifo.display()))?;
-    let fifo_fd = above(fifo_fd, min_fd)?;
+    let fifo_fd = if l.exec_fifo {
+        let fifo = l.state_dir.join(EXEC_FIFO);
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+            .ctx(|| format!("mkfifo {}", fifo.display()))?;
+        // Read-write, so that opening never blocks and the init counts as a writer itself: its
+        // read then waits for `start`'s byte instead of seeing end-of-file.
+        let fd = nix::fcntl::open(&fifo, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+            .ctx(|| format!("open {}", fifo.display()))?;
+        Some(above(fd, min_fd)?)
+    } else {
+        None
+    };
     let (parent_sock, child_sock) = sync_pair()?;
     let child_sock = above(child_sock, min_fd)?;
     plan.sync_sock = Some(child_sock.as_raw_fd());
@@ -435,7 +442,8 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             ..j
         });
     }
-    let mut keep: Vec<RawFd> = vec![child_sock.as_raw_fd(), fifo_fd.as_raw_fd()];
+    let mut keep: Vec<RawFd> = vec![child_sock.as_raw_fd()];
+    keep.extend(fifo_fd.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(rootfs.move_fds_above(min_fd)?);
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep.extend(joins.iter().map(|j| j.fd.as_raw_fd()));
