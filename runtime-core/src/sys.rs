@@ -672,6 +672,12 @@ pub(crate) fn setns(fd: RawFd, nstype: i32) -> Result<(), Errno> {
     check(unsafe { libc::setns(fd, nstype) } as libc::c_long).map(drop)
 }
 
+/// shutdown(2) of the sending side of a socket: later sends fail (EPIPE) instead of queueing.
+pub(crate) fn shutdown_write(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::shutdown(fd, libc::SHUT_WR) } as libc::c_long).map(drop)
+}
+
 /// unshare(2).
 pub(crate) fn unshare(flags: i32) -> Result<(), Errno> {
     // SAFETY: plain syscall.
