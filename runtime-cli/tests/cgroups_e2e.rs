@@ -580,3 +580,48 @@ fn delete_of_a_stopped_container_without_pid_namespace_kills_what_is_left() {
     wait_gone(procs[0]);
     env.assert_no_trace(&id);
 }
+
+/// An exec'd process is in the container's cgroup, and the runtime that made it is not: on
+/// v2 it is forked into the cgroup (clone3 CLONE_INTO_CGROUP), on v1 it joins by itself.
+#[test]
+fn exec_runs_in_the_containers_cgroup() {
+    let Some(mut env) = setup("cgexec") else {
+        return;
+    };
+    let id = env.id.clone();
+    env.set_args(&["sleep", "1000"]);
+    let init = start(&env, &id);
+    let pf = env.dir.join("exec.pid");
+    env.exec(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ])
+    .assert_ok("exec --detach");
+    let pid: i32 = fs::read_to_string(&pf)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid file holds a pid");
+    let mut want = vec![init, pid];
+    want.sort();
+    assert_eq!(cgroup_procs(&id), want, "the container's cgroup.procs");
+    // An attached one reads its own cgroup (the container has no cgroup namespace here, so
+    // the path is the host's).
+    let o = env.exec(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    o.assert_ok("exec cat /proc/self/cgroup");
+    let key = if v2() { "0::" } else { ":pids:" };
+    let line = o.stdout.lines().find(|l| l.contains(key));
+    let rel = format!("/{}", Env::cgroup_rel(&id));
+    assert!(
+        line.is_some_and(|l| l.ends_with(&rel)),
+        "the exec'd process is not in {rel}: {o}"
+    );
+    env.exec(&["delete", "--force", &id])
+        .assert_ok("delete --force");
+    assert!(!alive(pid), "the exec'd process outlived delete --force");
+}

@@ -140,6 +140,9 @@ struct Helper {
     /// The cgroup files the helper writes "0" into to join the container's cgroup itself
     /// (cgroup v1); empty when the runtime moves it.
     cgroup_self_join: Vec<CString>,
+    /// The cgroup v2 directory the process is forked into (clone3 CLONE_INTO_CGROUP): then
+    /// nobody moves it, and the helper stays out of the cgroup.
+    born_in: Option<OwnedFd>,
 }
 
 fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
@@ -202,7 +205,23 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
             .collect::<Result<Vec<_>>>()?,
         _ => Vec::new(),
     };
-    let moved_by_us = cgroup_self_join.is_empty();
+    let join = namespaces_to_join(rec.pid);
+    // Forked into its cgroup, the process skips the move, whose write lock on the cgroup tree
+    // waits out an RCU grace period. Not with an initial CPU affinity (the cgroup's would
+    // replace it at once), nor by a helper that joined the container's user namespace: its
+    // ids there may not write the cgroup tree above the container's.
+    let born_in = match cgroup.unified_dir() {
+        Some(dir) if initial_cpus.is_none() && join & libc::CLONE_NEWUSER == 0 => Some(
+            nix::fcntl::open(
+                dir,
+                OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx(|| format!("open cgroup {}", dir.display()))?,
+        ),
+        _ => None,
+    };
+    let moved_by_us = cgroup_self_join.is_empty() && born_in.is_none();
     let pidfd_sock = opts
         .pidfd_socket
         .as_deref()
@@ -213,19 +232,22 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
     plan.sync_sock = Some(child_sock.as_raw_fd());
     let pidfd = above(pidfd, min_fd)?;
     let root = above(root, min_fd)?;
+    let born_in = born_in.map(|fd| above(fd, min_fd)).transpose()?;
     let mut keep = vec![child_sock.as_raw_fd(), pidfd.as_raw_fd(), root.as_raw_fd()];
     keep.extend(console.as_ref().map(|c| c.as_raw_fd()));
+    keep.extend(born_in.as_ref().map(|c| c.as_raw_fd()));
     let helper = Helper {
         close_ranges: process::close_ranges(opts.preserve_fds, &keep),
         sock: child_sock,
         passed_fds: opts.preserve_fds,
         pidfd,
-        join: namespaces_to_join(rec.pid),
+        join,
         root,
         console,
         host_null: finish::host_dev_null(),
         plan,
         cgroup_self_join,
+        born_in,
     };
     let forwarding = if opts.detach {
         None
@@ -385,8 +407,13 @@ fn helper_main(h: &Helper) -> ! {
         sys::fchdir(h.root.as_raw_fd()).or_fail(|b| write!(b, "enter the container's root"))?;
         sys::chroot(c".").or_fail(|b| write!(b, "chroot into the container's root"))?;
         // SAFETY: the child only runs `process_main` and leaves through execve or _exit.
-        match unsafe { sys::clone3(libc::CLONE_PARENT as u64, None) }
-            .or_fail(|b| write!(b, "clone3 the exec'd process"))?
+        match unsafe {
+            sys::clone3(
+                libc::CLONE_PARENT as u64,
+                h.born_in.as_ref().map(|fd| fd.as_raw_fd()),
+            )
+        }
+        .or_fail(|b| write!(b, "clone3 the exec'd process"))?
         {
             Forked::Child { .. } => child::run(Some(sock), || process_main(h)),
             Forked::Parent(pid) => {
@@ -406,6 +433,9 @@ fn process_main(h: &Helper) -> CResult<std::convert::Infallible> {
     unsafe {
         libc::close(h.pidfd.as_raw_fd());
         libc::close(h.root.as_raw_fd());
+        if let Some(fd) = &h.born_in {
+            libc::close(fd.as_raw_fd());
+        }
     }
     sys::chdir(c"/").or_fail(|b| write!(b, "chdir /"))?;
     finish::reopen_dev_null(h.host_null)?;
