@@ -29,7 +29,7 @@ DEB_PKGS := busybox-static runc crun hyperfine time strace jq binutils util-linu
 TEST_TARGETS := test-cargo
 -include mk/*.mk
 
-.PHONY: help deps rust build bundle demo test test-cargo bench fmt fmt-check clippy clean
+.PHONY: help deps rust static-deps build bundle demo test test-cargo bench fmt fmt-check clippy clean
 
 help:
 	@echo "make demo              install deps, build, run a busybox container with baleia"
@@ -57,7 +57,13 @@ rust:
 	    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy; \
 	fi
 
-build: rust
+# glibc's static libc.a (libc6-dev, also in DEB_PKGS), which a static link needs: `make build`
+# alone must work on a fresh machine too.
+static-deps:
+	@dpkg-query -W -f='$${Status}\n' libc6-dev 2>/dev/null | grep -q '^install ok installed$$' || { \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends libc6-dev; }
+
+build: rust static-deps
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p runtime-cli --target $(STATIC_TRIPLE)
 
 bundle:

@@ -26,17 +26,13 @@ CGV2_FILTER ?=
 CGV2_TIMEOUT ?= 300
 CGV2_CARGO = RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) test --release --no-run --target $(CGV2_TRIPLE)
 
-.PHONY: test-cgroup-v2 cgroup-v2-deps
-
-cgroup-v2-deps:
-	@dpkg-query -W -f='$${Status}\n' libc6-dev 2>/dev/null | grep -q '^install ok installed$$' || { \
-	    export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends libc6-dev; }
+.PHONY: test-cgroup-v2
 
 # Each test binary is found in cargo's JSON messages (its file name carries a hash; the cli
 # build also reports the baleia binary, hence the kind filter); a failed
 # build is re-run without the JSON so that its errors are readable. The share is opened (755):
 # rootless_cgroup runs /mnt/host/baleia as a user.
-test-cgroup-v2: rust cgroup-v2-deps
+test-cgroup-v2: rust static-deps
 	@share=$$(mktemp -d /tmp/baleia-cgv2.XXXXXX); trap 'rm -rf "$$share"' EXIT; \
 	chmod 755 "$$share"; \
 	echo 'export BALEIA_TEST_RUNTIME=/mnt/host/baleia RUST_BACKTRACE=1; rc=0' > "$$share/run.sh"; \
