@@ -591,22 +591,7 @@ fn exec_runs_in_the_containers_cgroup() {
     let id = env.id.clone();
     env.set_args(&["sleep", "1000"]);
     let init = start(&env, &id);
-    let pf = env.dir.join("exec.pid");
-    env.exec(&[
-        "exec",
-        "--detach",
-        "--pid-file",
-        pf.to_str().unwrap(),
-        &id,
-        "sleep",
-        "1000",
-    ])
-    .assert_ok("exec --detach");
-    let pid: i32 = fs::read_to_string(&pf)
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("pid file holds a pid");
+    let pid = env.exec_detached(&id, &["sleep", "1000"]);
     let mut want = vec![init, pid];
     want.sort();
     assert_eq!(cgroup_procs(&id), want, "the container's cgroup.procs");

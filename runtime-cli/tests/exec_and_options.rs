@@ -75,23 +75,7 @@ fn exec_detached_writes_the_pid_file_and_joins_the_cgroup() {
         return;
     };
     let id = sleeping(&mut env);
-    let pf = env.dir.join("exec.pid");
-    env.exec(&[
-        "exec",
-        "--detach",
-        "--pid-file",
-        pf.to_str().unwrap(),
-        &id,
-        "sleep",
-        "1000",
-    ])
-    .assert_ok("exec --detach");
-    let text = std::fs::read_to_string(&pf).expect("pid file");
-    assert!(
-        !text.ends_with('\n'),
-        "pid file has a trailing newline: {text:?}"
-    );
-    let pid: i32 = text.parse().expect("pid file holds a number");
+    let pid = env.exec_detached(&id, &["sleep", "1000"]);
     let o = env.exec(&["ps", "--format", "json", &id]);
     o.assert_ok("ps");
     let pids: Vec<i32> = serde_json::from_str(o.stdout.trim()).expect("ps json");

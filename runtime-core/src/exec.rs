@@ -211,14 +211,9 @@ pub(crate) fn exec(rec: &Record, opts: &ExecOptions, root: &std::path::Path) -> 
     // replace it at once), nor by a helper that joined the container's user namespace: its
     // ids there may not write the cgroup tree above the container's.
     let born_in = match cgroup.unified_dir() {
-        Some(dir) if initial_cpus.is_none() && join & libc::CLONE_NEWUSER == 0 => Some(
-            nix::fcntl::open(
-                dir,
-                OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ctx(|| format!("open cgroup {}", dir.display()))?,
-        ),
+        Some(dir) if initial_cpus.is_none() && join & libc::CLONE_NEWUSER == 0 => {
+            Some(process::open_cgroup_dir(dir)?)
+        }
         _ => None,
     };
     let moved_by_us = cgroup_self_join.is_empty() && born_in.is_none();

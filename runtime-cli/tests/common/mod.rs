@@ -414,6 +414,22 @@ impl Env {
         self.spawn(args).wait()
     }
 
+    /// `exec --detach --pid-file` of `args` in container `id`: the host pid its pid file names
+    /// (written as engines want it, without a trailing newline).
+    pub fn exec_detached(&self, id: &str, args: &[&str]) -> i32 {
+        let n = self.seq.fetch_add(1, Ordering::SeqCst);
+        let pf = self.dir.join(format!("exec-{n}.pid"));
+        let mut a = vec!["exec", "--detach", "--pid-file", pf.to_str().unwrap(), id];
+        a.extend_from_slice(args);
+        self.exec(&a).assert_ok("exec --detach");
+        let text = fs::read_to_string(&pf).expect("pid file");
+        assert!(
+            !text.ends_with('\n'),
+            "pid file has a trailing newline: {text:?}"
+        );
+        text.parse().expect("pid file holds a number")
+    }
+
     /// `run` of the configured process in container `id`.
     pub fn run_id(&self, id: &str) -> Out {
         self.save_for(id);

@@ -207,6 +207,16 @@ fn plan_namespaces(spec: &Spec, born_in_cgroup: bool) -> Result<NsPlan> {
     Ok(plan)
 }
 
+/// A cgroup v2 directory, for clone3's CLONE_INTO_CGROUP.
+pub(crate) fn open_cgroup_dir(dir: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        dir,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open cgroup {}", dir.display()))
+}
+
 /// `fd` renumbered to at least `min` (the fds below are the ones passed to the container).
 fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
     if fd.as_raw_fd() >= min {
@@ -328,17 +338,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
             make()?;
         }
     }
-    let cgroup_dir = match l.cgroup.unified_dir() {
-        Some(dir) => Some(
-            nix::fcntl::open(
-                dir,
-                OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ctx(|| format!("open cgroup {}", dir.display()))?,
-        ),
-        None => None,
-    };
+    let cgroup_dir = l.cgroup.unified_dir().map(open_cgroup_dir).transpose()?;
     let container_maps = match (ns.new_user, spec.linux().as_ref()) {
         (true, Some(linux)) => Some(crate::namespaces::MapPlan::new(
             linux.uid_mappings().as_deref().unwrap_or(&[]),
