@@ -79,19 +79,6 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A file the container wrote under its rootfs (its /tmp is the rootfs's, not a tmpfs).
-fn container_file(env: &Env, path: &str) -> String {
-    env.wait_file(path);
-    let p = env.rootfs.join(path.trim_start_matches('/'));
-    // The container writes with `echo > file`: wait for the line to be complete.
-    let mut text = String::new();
-    wait_until(&format!("a full line in {}", p.display()), || {
-        text = fs::read_to_string(&p).unwrap_or_default();
-        text.ends_with('\n')
-    });
-    text.trim().to_string()
-}
-
 /// Under the systemd driver, asserts that the unit of container `id` has these properties as
 /// `systemctl show` prints them; nothing to check under cgroupfs.
 fn unit_has(id: &str, props: &[(&str, &str)]) {
@@ -184,7 +171,7 @@ fn memory_limit_oom_kills_inside_the_container() {
     );
     unit_has(&id, &[("MemoryMax", &limit.to_string())]);
     assert_eq!(
-        container_file(&env, "/tmp/rc"),
+        env.wait_line("/tmp/rc"),
         "137",
         "tail under a 32M limit must die of SIGKILL"
     );
@@ -215,7 +202,7 @@ fn pids_limit_caps_a_fork_bomb() {
     let id = env.id.clone();
     start(&env, &id);
     unit_has(&id, &[("TasksMax", "10")]);
-    assert_eq!(container_file(&env, "/tmp/done"), "capped");
+    assert_eq!(env.wait_line("/tmp/done"), "capped");
     let procs = cgroup_procs(&id);
     assert!(
         procs.len() <= limit && procs.len() >= limit - 3,
@@ -341,7 +328,7 @@ fn kill_all_and_delete_force_reach_every_process() {
     env.sh("sleep 1000 & sleep 1000 & (sleep 1000 &); echo up > /tmp/up; exec sleep 1000");
     let id = env.id.clone();
     let init = start(&env, &id);
-    container_file(&env, "/tmp/up");
+    env.wait_line("/tmp/up");
     wait_until("four processes in the cgroup", || {
         cgroup_procs(&id).len() == 4
     });
@@ -470,7 +457,7 @@ fn update_changes_live_values_and_their_effect() {
 
     // The new limit bites: the fork loop now stops at 6 processes.
     fs::write(env.rootfs.join("tmp/go"), "").expect("write go");
-    assert_eq!(container_file(&env, "/tmp/done"), "forked");
+    assert_eq!(env.wait_line("/tmp/done"), "forked");
     let procs = cgroup_procs(&id);
     assert!(
         procs.len() <= 6 && procs.len() >= 3,
@@ -516,7 +503,7 @@ fn stats_move_when_the_container_works() {
     let n = before["pids"]["current"].as_u64().unwrap_or(0);
     assert!((1..=2).contains(&n), "{before}");
     fs::write(env.rootfs.join("tmp/go"), "").expect("write go");
-    container_file(&env, "/tmp/done");
+    env.wait_line("/tmp/done");
     let after = stats(&env, &id);
     let num = |v: &Value, path: &[&str]| -> u64 {
         let mut x = v;
@@ -564,7 +551,7 @@ fn delete_of_a_stopped_container_without_pid_namespace_kills_what_is_left() {
     env.sh("sleep 1000 & echo $! > /tmp/child");
     let id = env.id.clone();
     let init = start(&env, &id);
-    let child = container_file(&env, "/tmp/child");
+    let child = env.wait_line("/tmp/child");
     wait_gone(init);
     env.wait_status(&id, "stopped");
     let procs = cgroup_procs(&id);

@@ -70,8 +70,7 @@ fn create_start_gives_the_container_only_stdio_and_the_passed_fds() {
     let _leak = leak_dir(&mut c, &env.dir, 9);
     env.spawn_cmd(c).wait().assert_ok("create --preserve-fds 1");
     env.exec(&["start", &id]).assert_ok("start");
-    env.wait_file(out);
-    let got = std::fs::read_to_string(env.rootfs.join("fds")).expect("fds");
+    let got = env.wait_line(out);
     assert_eq!(fds_of(&got), ["0", "1", "2", "3"], "{got}");
 }
 

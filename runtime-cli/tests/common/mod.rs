@@ -571,6 +571,27 @@ impl Env {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+
+    /// What the container wrote to `path_in_rootfs` (its /tmp is the rootfs's, not a tmpfs),
+    /// once it ends in a newline, trimmed: a shell's `> file` makes the file before it writes.
+    pub fn wait_line(&self, path_in_rootfs: &str) -> String {
+        self.wait_file(path_in_rootfs);
+        let p = self.rootfs.join(path_in_rootfs.trim_start_matches('/'));
+        let start = Instant::now();
+        loop {
+            let text = fs::read_to_string(&p).unwrap_or_default();
+            if text.ends_with('\n') {
+                return text.trim().to_string();
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "no full line in {}: {text:?}",
+                p.display()
+            );
+            // As above: the file is all the container tells.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Env {
