@@ -124,6 +124,7 @@ fn namespaces_to_join(pid: i32) -> i32 {
     flags
 }
 
+/// What the helper and the process need, prepared before the fork.
 struct Helper {
     sock: OwnedFd,
     close_ranges: Vec<(u32, u32)>,
