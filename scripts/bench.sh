@@ -9,7 +9,8 @@
 # hostUsers: false asks for), and `exec /bin/true` in a running container (hyperfine, RUNS timed runs after WARMUP, each
 # iteration a fresh container id); the whole set is repeated REPS times (default 5), so that
 # each number comes with the median over the repetitions and their spread (lowest..highest of
-# the repetitions' medians). Then the peak RSS of `run` (GNU time, the highest of 5 runs), the
+# the repetitions' medians). Each repetition also times `run` interleaved (one of each runtime
+# in turn), which a noisy machine disturbs less than hyperfine's series of one runtime. Then the peak RSS of `run` (GNU time, the highest of 5 runs), the
 # syscalls of one `run` (strace -f -c: every process of the runtime and the container's
 # /bin/true, which is the same for all), and the stripped binary size.
 # Ratios are to crun (CRUN): on a shared 2-core machine only ratios within one run mean much.
@@ -199,6 +200,7 @@ watchdog &
 watchdog_pid=$!
 samples=$work/samples.jsonl
 : >"$samples"
+declare -A inter_out
 for ((rep = 1; rep <= REPS; rep++)); do
     for op in run csd csdu exec; do
         while :; do
@@ -228,6 +230,32 @@ for ((rep = 1; rep <= REPS; rep++)); do
         jq -c --arg op "$op" --argjson rep "$rep" \
             '.results[] | {op: $op, rep: $rep, name: .command, median: (.median * 1000), mean: (.mean * 1000)}' \
             "$work/hf.json" >>"$samples"
+    done
+    # `run` again, interleaved: one run of each runtime in turn, the order rotating, so that a
+    # load spike, or the kernel work a container leaves behind (its network namespace's
+    # cleanup, RCU callbacks), falls on every runtime alike instead of on the next runs of one
+    # runtime's series. Timed from bash (the same fork and exec for all); WARMUP rounds first.
+    : >"$work/inter"
+    for ((i = -WARMUP; i < RUNS; i++)); do
+        for ((j = 0; j < ${#usable[@]}; j++)); do
+            n=${usable[$(((i + WARMUP + j) % ${#usable[@]}))]}
+            [ -z "${inter_out[$n]:-}" ] || continue
+            t0=$EPOCHREALTIME
+            if ! ${bins[$n]} --root "$work/root-$n" run --bundle "$work/b-$n" "i$rep-$i" </dev/null >/dev/null 2>&1; then
+                echo "bench: $n failed (or hung in) an interleaved run: left out of that series" >&2
+                inter_out[$n]=1
+                continue
+            fi
+            t1=$EPOCHREALTIME
+            [ "$i" -ge 0 ] && echo "$n $t0 $t1" >>"$work/inter"
+        done
+    done
+    for n in "${usable[@]}"; do
+        [ -z "${inter_out[$n]:-}" ] || continue
+        awk -v n="$n" '$1 == n { printf "%.4f\n", ($3 - $2) * 1000 }' "$work/inter" | sort -n |
+            jq -sc --arg n "$n" --argjson rep "$rep" \
+                '{op: "runi", rep: $rep, name: $n, median: (if length % 2 == 1 then .[length / 2 | floor]
+                  else (.[length / 2 - 1] + .[length / 2]) / 2 end), mean: (add / length)}' >>"$samples"
     done
     echo "  repetition $rep/$REPS done"
 done
@@ -305,8 +333,9 @@ echo
 echo "### medians over $REPS repetitions (spread: lowest..highest repetition), ratio to crun within each repetition"
 jq -r '
   def f: if . == null then "-" else . * 100 | round / 100 | tostring end;
-  ["run", "csd", "csdu", "exec"] as $ops
-  | {run: "run /bin/true", csd: "create+start+delete", csdu: "c+s+d, user ns", exec: "exec /bin/true"} as $title
+  ["run", "runi", "csd", "csdu", "exec"] as $ops
+  | {run: "run /bin/true", runi: "run, interleaved", csd: "create+start+delete", csdu: "c+s+d, user ns",
+     exec: "exec /bin/true"} as $title
   | $ops[] as $op | .runtimes[] | select(.ops[$op])
   | [$title[$op], "\(.name) \(.version)", (.ops[$op].ms.median | f), "\(.ops[$op].ms.min | f)..\(.ops[$op].ms.max | f)",
      (.ops[$op].ratio.median | f), "\(.ops[$op].ratio.min | f)..\(.ops[$op].ratio.max | f)"] | @tsv' "$OUT" |
