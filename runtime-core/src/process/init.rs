@@ -169,13 +169,15 @@ impl Init {
         // Until the runtime has recorded us (see ReadyInit): a runtime killed before that
         // closes the socket, and we exit here rather than wait on the fifo unrecorded.
         expect_go(self.sock.as_raw_fd())?;
-        // Nobody reads the socket from here on (`create` has exited, or `run` moved on to
-        // wait for us): a failure from here on must reach stderr, where the report goes when
-        // its send fails.
-        sys::shutdown_write(self.sock.as_raw_fd())
-            .or_fail(|b| write!(b, "shutdown of the socket to the runtime"))?;
-        if let Some(fifo) = &self.fifo {
-            wait_for_start(fifo)?;
+        match &self.fifo {
+            // `start` comes from another process: by then `create` has exited, so a failure's
+            // report cannot be sent and goes to stderr.
+            Some(fifo) => wait_for_start(fifo)?,
+            // `run` goes on without waiting and keeps its end open: shut ours, so that a
+            // failure from here on (an execve that fails) reaches stderr, not a socket that
+            // nobody reads any more.
+            None => sys::shutdown_write(self.sock.as_raw_fd())
+                .or_fail(|b| write!(b, "shutdown of the socket to the runtime"))?,
         }
         self.start_hooks.run(host_pid)?;
         self.process.exec(exe)

@@ -315,8 +315,8 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         .as_ref()
         .ok_or_else(|| Error::Spec("process must be specified".into()))?;
     let min_fd = 3 + l.preserve_fds as RawFd;
-    let ns = plan_namespaces(spec, l.cgroup.unified_dir().is_some())?;
     let v1 = l.cgroup.unified_dir().is_none();
+    let ns = plan_namespaces(spec, !v1)?;
     let new_user = ns.new_user;
     let two_step = ns.two_step();
     // Without a user namespace of its own the init may write the cgroup files: it joins by
