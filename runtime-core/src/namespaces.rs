@@ -1,5 +1,6 @@
 //! User and time namespaces: what the spec may ask of them, and the parent's part (writing a
-//! new user namespace's id maps, rendering time offsets) while the child waits.
+//! new user namespace's id maps, rendering time offsets) while the child waits; and a new
+//! network namespace made ahead, beside the rest of create's work.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -318,6 +319,72 @@ pub(crate) fn userns_with_maps(uid: &str, gid: &str) -> Result<std::os::fd::Owne
     drop(w);
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     made
+}
+
+/// A new network namespace, made on a thread of its own while create does the rest of its
+/// work, and joined by the init like one named by path.
+///
+/// Making one is the kernel's slowest namespace (about 1 ms of per-namespace registrations:
+/// sysctl tables, the loopback device), and clone3 or the init would otherwise make it on the
+/// container's critical path, with the other core idle. Only for a container without a user
+/// namespace of its own or joined: a new network namespace belongs to the user namespace of its
+/// maker, and ours is the runtime's.
+pub(crate) struct NetnsAhead(Option<std::thread::JoinHandle<Result<std::os::fd::OwnedFd>>>);
+
+impl NetnsAhead {
+    /// Start making the network namespace `spec` asks for, when it asks for a new one and no
+    /// user namespace; `None` otherwise, or when no thread could be started (the init then
+    /// makes it as it would have).
+    pub(crate) fn start(spec: &oci_spec::runtime::Spec) -> Option<NetnsAhead> {
+        let namespaces = spec.linux().as_ref()?.namespaces().as_ref()?;
+        let wanted = |t: LinuxNamespaceType| namespaces.iter().find(|n| n.typ() == t);
+        if wanted(LinuxNamespaceType::User).is_some()
+            || wanted(LinuxNamespaceType::Network)?.path().is_some()
+        {
+            return None;
+        }
+        std::thread::Builder::new()
+            // unshare, a netlink exchange and an open: no deep calls.
+            .stack_size(64 * 1024)
+            .spawn(make_netns)
+            .ok()
+            .map(|h| NetnsAhead(Some(h)))
+    }
+
+    /// The namespace, once made (waits for the thread).
+    pub(crate) fn take(mut self) -> Result<std::os::fd::OwnedFd> {
+        match self.0.take().map(|h| h.join()) {
+            Some(Ok(made)) => made,
+            _ => Err(Error::Other(
+                "the thread making the network namespace failed".into(),
+            )),
+        }
+    }
+}
+
+impl Drop for NetnsAhead {
+    /// A create that fails before its init exists waits for the thread, so that it leaves none
+    /// behind (the namespace goes with the fd).
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// On the thread of [`NetnsAhead`]: unshare its network namespace (a thread's own), bring
+/// `lo` up in it (runc and crun do so in a namespace they make), and keep it by fd.
+fn make_netns() -> Result<std::os::fd::OwnedFd> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| Error::sys("unshare the container's network namespace", e))?;
+    crate::netlink::loopback_up()
+        .map_err(|e| Error::sys("bring up the loopback interface of the container", e))?;
+    nix::fcntl::open(
+        "/proc/thread-self/ns/net",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open /proc/thread-self/ns/net", e))
 }
 
 #[cfg(test)]

@@ -423,6 +423,43 @@ pub(crate) fn send_parts(fd: RawFd, parts: &[&[u8]]) -> Result<(), Errno> {
     }
 }
 
+/// recv(2) of one message into `buf`, with the fd it carries (SCM_RIGHTS, close-on-exec), if
+/// any: the byte count and the fd. Syscalls and a stack buffer only (the child calls it).
+pub(crate) fn recv_fd(sock: RawFd, buf: &mut [u8]) -> Result<(usize, Option<RawFd>), Errno> {
+    #[repr(C)]
+    struct Cmsg {
+        hdr: libc::cmsghdr,
+        fd: libc::c_int,
+        _pad: libc::c_int,
+    }
+    // SAFETY: an all-zero cmsghdr + int is valid; the kernel fills it.
+    let mut cmsg: Cmsg = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; it points at iov and cmsg, which outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (&mut cmsg as *mut Cmsg).cast();
+    // SAFETY: CMSG_SPACE is a pure computation.
+    msg.msg_controllen =
+        unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as _;
+    let n = loop {
+        // SAFETY: msg and everything it points at are valid for the call.
+        let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        match check(r as libc::c_long) {
+            Err(Errno::EINTR) => continue,
+            other => break other? as usize,
+        }
+    };
+    let carried = msg.msg_controllen as usize >= std::mem::size_of::<libc::cmsghdr>()
+        && cmsg.hdr.cmsg_level == libc::SOL_SOCKET
+        && cmsg.hdr.cmsg_type == libc::SCM_RIGHTS;
+    Ok((n, carried.then_some(cmsg.fd)))
+}
+
 /// Send `payload` with one fd attached (SCM_RIGHTS), as a console socket receiver expects.
 pub(crate) fn send_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<(), Errno> {
     #[repr(C)]

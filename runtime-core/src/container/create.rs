@@ -125,6 +125,9 @@ pub(crate) fn create_record(
     if let Some(p) = bundle.spec.process() {
         container::check_console(p, opts.console_socket.as_deref())?;
     }
+    // Made on a thread while the rest of create (seccomp, the cgroup, the state directory, the
+    // init's plan) goes on: see NetnsAhead.
+    let netns = namespaces::NetnsAhead::start(&bundle.spec);
     let seccomp = match bundle
         .spec
         .linux()
@@ -201,6 +204,7 @@ pub(crate) fn create_record(
             (seccomp, rdt.as_ref()),
             &net_devices,
             exec_fifo,
+            netns,
         )
     });
     match made {
@@ -228,6 +232,7 @@ fn create_locked(
     (seccomp, rdt): (Option<seccomp::Program>, Option<&intel_rdt::Plan>),
     net_devices: &[netdev::Device],
     exec_fifo: bool,
+    netns: Option<namespaces::NetnsAhead>,
 ) -> Result<Record> {
     let created = time::rfc3339_now();
     let state_dir = rt.store.dir(id);
@@ -298,6 +303,7 @@ fn create_locked(
         net_devices,
         make_cgroup,
         exec_fifo,
+        netns,
     };
     let hooks = bundle.spec.hooks().as_ref();
     let annotations = bundle.spec.annotations().clone().unwrap_or_default();

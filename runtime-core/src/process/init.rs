@@ -58,6 +58,9 @@ pub(crate) struct Init {
     /// New namespaces we unshare ourselves first thing, instead of clone3 making them in the
     /// runtime's time (see `join_after_go`).
     pub unshare_first: i32,
+    /// The GO that says the cgroup is made carries our new network namespace (made on a thread
+    /// of the runtime, see `NetnsAhead`): join it then.
+    pub netns_at_go: bool,
     /// The mount work's fds below this stay open until it ends (see `sys::defer_close`):
     /// half the caller's RLIMIT_NOFILE, at most 256.
     pub defer_fds_below: RawFd,
@@ -389,12 +392,30 @@ impl Init {
     /// (milliseconds); it runs while we mount, and we only wait for it here, before anything
     /// that must happen inside the cgroup: the cgroup namespace, hooks, execve.
     fn wait_for_cgroup(&self) -> CResult<()> {
-        if self.wait_for_cgroup {
+        if self.netns_at_go {
+            self.join_netns_sent_with_go()?;
+        } else if self.wait_for_cgroup {
             expect_go(self.sock.as_raw_fd())?;
         }
         if self.join_after_go {
             join_cgroup_by_self(&self.cgroup_self_join)?;
         }
+        Ok(())
+    }
+
+    fn join_netns_sent_with_go(&self) -> CResult<()> {
+        let mut b = [0u8; 1];
+        let (n, fd) = sys::recv_fd(self.sock.as_raw_fd(), &mut b)
+            .or_fail(|b| write!(b, "read from the runtime"))?;
+        let Some(fd) = fd.filter(|_| n == 1 && b[0] == msg::GO) else {
+            return Err(ChildError::msg(format_args!(
+                "the runtime went away during setup"
+            )));
+        };
+        sys::setns(fd, libc::CLONE_NEWNET)
+            .or_fail(|b| write!(b, "join the container's new network namespace"))?;
+        // SAFETY: our own fd, just received; nothing else refers to it.
+        unsafe { libc::close(fd) };
         Ok(())
     }
 

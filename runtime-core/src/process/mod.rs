@@ -59,6 +59,9 @@ pub(crate) struct Launch<'a> {
     /// The init waits on an exec fifo for `start` once released; without one (`run`), it goes
     /// straight on to execve.
     pub exec_fifo: bool,
+    /// The spec's new network namespace, being made since create began: the init joins it
+    /// instead of making it.
+    pub netns: Option<crate::namespaces::NetnsAhead>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> i32 {
@@ -316,7 +319,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         .ok_or_else(|| Error::Spec("process must be specified".into()))?;
     let min_fd = 3 + l.preserve_fds as RawFd;
     let v1 = l.cgroup.unified_dir().is_none();
-    let ns = plan_namespaces(spec, !v1)?;
+    let mut ns = plan_namespaces(spec, !v1)?;
     let new_user = ns.new_user;
     let two_step = ns.two_step();
     // Without a user namespace of its own the init may write the cgroup files: it joins by
@@ -435,6 +438,23 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         Some(c) => Some(above(c, min_fd)?),
         None => None,
     };
+    // NetnsAhead::start has checked the spec's namespaces; a plan that would still make one
+    // itself says the same. Where the init waits for the cgroup anyway, the namespace comes
+    // with the GO that says the cgroup is made; otherwise the init joins it like one named by
+    // path. Either way its thread has had the longest time.
+    let mut netns_at_go = None;
+    if let Some(ahead) = l.netns.filter(|_| ns.clone_flags & libc::CLONE_NEWNET != 0) {
+        if make_later.is_some() {
+            netns_at_go = Some(ahead);
+        } else {
+            ns.joins.push(Join {
+                fd: ahead.take()?,
+                nstype: libc::CLONE_NEWNET,
+                shown: "network (new)".into(),
+            });
+        }
+        ns.clone_flags &= !libc::CLONE_NEWNET;
+    }
     let mut joins = Vec::new();
     for j in ns.joins {
         joins.push(Join {
@@ -513,6 +533,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
         rootfs,
         wait_for_cgroup: (moved_by_us || make_later.is_some()) && !two_step,
         join_after_go: make_later.is_some(),
+        netns_at_go: netns_at_go.is_some(),
         cgroup_self_join: self_join,
         unshare_first,
         // Every hierarchy's directory is made at once, or none is (a systemd scope, made with
@@ -571,6 +592,7 @@ pub(crate) fn spawn_init(l: Launch, on_hooks: &dyn Fn(i32) -> Result<()>) -> Res
     };
     let setup = Setup {
         make_cgroup: make_later,
+        netns: std::cell::RefCell::new(netns_at_go),
         cgroup: l.cgroup,
         proactive_cgroup: moved_by_us,
         v1,
@@ -644,6 +666,8 @@ fn delegate_cgroup(dir: &Path, linux: &oci_spec::runtime::Linux) -> Result<()> {
 struct Setup<'a> {
     /// Make the cgroup, and say GO (the init waits for that word before it mounts).
     make_cgroup: Option<&'a dyn Fn() -> Result<()>>,
+    /// The init's new network namespace, sent with that GO.
+    netns: std::cell::RefCell<Option<crate::namespaces::NetnsAhead>>,
     cgroup: &'a dyn CgroupManager,
     /// Put the init in the (v1) cgroup at once, and say GO (it waits for that word later).
     proactive_cgroup: bool,
@@ -661,7 +685,10 @@ struct Setup<'a> {
 fn init_side(s: &Setup, child: &mut Child, on_hooks: &dyn Fn(i32) -> Result<()>) -> Result<()> {
     if let Some(make) = s.make_cgroup {
         make()
-            .and_then(|()| child.send(msg::GO))
+            .and_then(|()| match s.netns.borrow_mut().take() {
+                Some(ahead) => child.send_with_fd(msg::GO, ahead.take()?.as_raw_fd()),
+                None => child.send(msg::GO),
+            })
             .map_err(|e| child.error_or(e))?;
     }
     if s.proactive_cgroup {
@@ -784,6 +811,12 @@ impl Child {
     pub(crate) fn send(&self, kind: u8) -> Result<()> {
         nix::unistd::write(&self.sock, &[kind])
             .map(drop)
+            .ctx(|| format!("write to the container process (pid {})", self.pid))
+    }
+
+    /// `send`, with `fd` attached (the child gets its own copy).
+    pub(crate) fn send_with_fd(&self, kind: u8, fd: RawFd) -> Result<()> {
+        sys::send_fd(self.sock.as_raw_fd(), &[kind], fd)
             .ctx(|| format!("write to the container process (pid {})", self.pid))
     }
 
