@@ -249,19 +249,25 @@ impl ProcessPlan {
         unsafe { libc::umask(self.umask) };
         let root = sys::openat(CWD, c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
             .or_fail(|b| write!(b, "open /"))?;
-        let cwd = resolve::open_in(
-            root.as_raw_fd(),
-            self.cwd.rel(),
-            libc::O_PATH | libc::O_DIRECTORY,
-        )
-        .or_fail(|b| {
-            write!(
-                b,
-                "chdir to cwd ({}) set in config.json failed",
-                self.cwd.shown
+        // "/" is our root itself (looked up from it just now): nothing to resolve, and no way
+        // for it to be outside.
+        let at_root = self.cwd.name().is_none();
+        let cwd = if at_root {
+            root
+        } else {
+            resolve::open_in(
+                root.as_raw_fd(),
+                self.cwd.rel(),
+                libc::O_PATH | libc::O_DIRECTORY,
             )
-        })?;
-        drop(root);
+            .or_fail(|b| {
+                write!(
+                    b,
+                    "chdir to cwd ({}) set in config.json failed",
+                    self.cwd.shown
+                )
+            })?
+        };
         // As root first: a directory only its owner may enter is still ours to enter (runc
         // does the same); only a refusal is retried as the user.
         let entered = match sys::fchdir(cwd.as_raw_fd()) {
@@ -277,7 +283,7 @@ impl ProcessPlan {
                 ))
             }
         };
-        if entered {
+        if entered && !at_root {
             check_cwd(&self.cwd)?;
         }
         if let Some(prog) = &self.seccomp {
@@ -297,7 +303,9 @@ impl ProcessPlan {
                     self.cwd.shown
                 )
             })?;
-            check_cwd(&self.cwd)?;
+            if !at_root {
+                check_cwd(&self.cwd)?;
+            }
         }
         drop(cwd);
         self.find_executable()

@@ -141,7 +141,12 @@ impl Init {
                 self.join_namespaces()?;
             }
         }
-        let host_pid = host_pid()?;
+        // Only the hooks' state needs it.
+        let host_pid = if self.create_hooks.is_empty() && self.start_hooks.is_empty() {
+            0
+        } else {
+            host_pid()?
+        };
         self.join_keyring()?;
         self.bring_up_loopback()?;
         self.set_names()?;

@@ -150,8 +150,10 @@ fn dir_upto(root: RawFd, p: &InRoot, depth: usize, create: bool) -> CResult<Owne
                 ))
             }
         }
-        cur = open_in(root, &p.prefixes[i], DIR)
+        let next = open_in(root, &p.prefixes[i], DIR)
             .or_fail(|b| write!(b, "open {:?} for {}", p.prefixes[i], p.shown))?;
+        // In the init's mount work, closed with the others at its end (see defer_close).
+        sys::defer_close(std::mem::replace(&mut cur, next));
     }
     Ok(cur)
 }
