@@ -149,6 +149,50 @@ fn loopback_is_up_in_a_new_network_namespace_and_untouched_in_a_joined_one() {
     assert!(!after.contains(",UP") && !after.contains("<UP"), "{after}");
 }
 
+/// baleia makes a new network namespace on a thread of its own while create prepares the rest,
+/// and the init joins it: at the GO that says the (v1) cgroup is made, or like a namespace named
+/// by path (v2, and the two-step spawn of a container joining another's pid namespace, below).
+/// Either way each container must have one of its own, fresh (only `lo`, and up).
+#[test]
+fn each_container_gets_a_fresh_network_namespace_of_its_own() {
+    let Some(mut env) = setup("ownnet") else {
+        return;
+    };
+    let host = fs::read_link("/proc/self/ns/net").expect("our netns");
+    let pod = sleeping(&mut env);
+    let pod_pid = env.state(&pod)["pid"].as_i64().expect("pid");
+    let pod_net = fs::read_link(format!("/proc/{pod_pid}/ns/net")).expect("the pod's netns");
+    assert_ne!(
+        pod_net, host,
+        "the container shares the host's network namespace"
+    );
+    let devices = |pid: i64| -> Vec<String> {
+        let mut d: Vec<String> = fs::read_dir(format!("/proc/{pid}/root/sys/class/net"))
+            .expect("the container's /sys/class/net")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        d.sort();
+        d
+    };
+    assert_eq!(devices(pod_pid), ["lo"], "not a fresh network namespace");
+
+    let ctr = env.new_id("ownnetc");
+    env.config["linux"]["namespaces"] = json!([
+        {"type": "pid", "path": format!("/proc/{pod_pid}/ns/pid")}, {"type": "network"},
+        {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
+    ]);
+    env.sh("readlink /proc/self/ns/net; ls /sys/class/net; cat /sys/class/net/lo/flags");
+    let o = env.run_id(&ctr);
+    o.assert_ok("run joining the pod's pid namespace");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{o}");
+    assert_ne!(Path::new(lines[0]), host, "shares the host's netns: {o}");
+    assert_ne!(Path::new(lines[0]), pod_net, "shares the pod's netns: {o}");
+    assert_eq!(lines[1], "lo", "not a fresh network namespace: {o}");
+    assert!(lo_is_up(lines[2]), "lo is down: {o}");
+    env.assert_no_trace(&ctr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. kill --all on a stopped container
 
