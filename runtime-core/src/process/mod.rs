@@ -1,5 +1,6 @@
-//! Spawning container processes: one clone3 carrying every new namespace, a small exchange
-//! over a socketpair, and (in `init` and `finish`) the child's own steps up to execve.
+//! Spawning container processes: one clone3 carrying the new namespaces (a new network
+//! namespace is made ahead, see `namespaces::NetnsAhead`), a small exchange over a socketpair,
+//! and (in `init` and `finish`) the child's own steps up to execve.
 //!
 //! The parent never re-executes our binary: the child is a clone of the calling process. The
 //! parent turns the spec into plain data first (`init::Init`, `finish::ProcessPlan`,
