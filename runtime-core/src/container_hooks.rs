@@ -97,12 +97,12 @@ impl HookSet {
         })
     }
 
-    /// In the child: run every hook in order, the first failure stops the sequence.
     /// Whether there is no hook to run.
     pub(crate) fn is_empty(&self) -> bool {
         self.hooks.is_empty()
     }
 
+    /// In the child: run every hook in order, the first failure stops the sequence.
     pub(crate) fn run(&self, pid: i32) -> CResult<()> {
         for (i, h) in self.hooks.iter().enumerate() {
             self.run_one(h, pid).map_err(|e| {
