@@ -84,6 +84,15 @@ if [ "$BENCH_NS" = 1 ] && grep -q " $UNIFIED " /proc/self/mounts; then umount "$
 mkdir -p "$(dirname "$OUT")"
 OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 work=$(mktemp -d /tmp/baleia-bench.XXXXXX)
+# Bundles and state roots on a tmpfs, as /run is on a real host (runc's /run/runc, crun's
+# /run/crun, containerd's bundles): on this machine's ext4 /tmp, mounted with discard, removing
+# a container's state directory waits about 0.6 ms for the discard, for every runtime alike.
+# The mount is in our private namespace (the VM's /tmp is a tmpfs already).
+work_mounted=0
+if [ "$BENCH_NS" = 1 ]; then
+    mount -t tmpfs -o mode=0755,size=256m baleia-bench "$work"
+    work_mounted=1
+fi
 # The user namespace containers' root (host uid 100000) walks to the shared rootfs.
 chmod 755 "$work"
 names=()
@@ -101,6 +110,7 @@ cleanup() {
     for d in /sys/fs/cgroup/*/baleia-bench/* /sys/fs/cgroup/baleia-bench/* /sys/fs/cgroup/*/baleia-bench /sys/fs/cgroup/baleia-bench; do
         [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
     done
+    if [ "$work_mounted" = 1 ]; then umount "$work" || umount -l "$work" || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
