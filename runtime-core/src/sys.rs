@@ -423,29 +423,37 @@ pub(crate) fn send_parts(fd: RawFd, parts: &[&[u8]]) -> Result<(), Errno> {
     }
 }
 
+/// The control data of a message carrying one fd (SCM_RIGHTS).
+#[repr(C)]
+struct OneFd {
+    hdr: libc::cmsghdr,
+    fd: libc::c_int,
+    _pad: libc::c_int,
+}
+
+/// A msghdr of one buffer, `iov`, with `cmsg` as its control data; both must outlive its use.
+fn one_fd_msg(iov: &mut libc::iovec, cmsg: &mut OneFd) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is valid; the pointers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (cmsg as *mut OneFd).cast();
+    // SAFETY: CMSG_SPACE is a pure computation.
+    msg.msg_controllen =
+        unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as _;
+    msg
+}
+
 /// recv(2) of one message into `buf`, with the fd it carries (SCM_RIGHTS, close-on-exec), if
 /// any: the byte count and the fd. Syscalls and a stack buffer only (the child calls it).
 pub(crate) fn recv_fd(sock: RawFd, buf: &mut [u8]) -> Result<(usize, Option<RawFd>), Errno> {
-    #[repr(C)]
-    struct Cmsg {
-        hdr: libc::cmsghdr,
-        fd: libc::c_int,
-        _pad: libc::c_int,
-    }
     // SAFETY: an all-zero cmsghdr + int is valid; the kernel fills it.
-    let mut cmsg: Cmsg = unsafe { std::mem::zeroed() };
+    let mut cmsg: OneFd = unsafe { std::mem::zeroed() };
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    // SAFETY: an all-zero msghdr is valid; it points at iov and cmsg, which outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = (&mut cmsg as *mut Cmsg).cast();
-    // SAFETY: CMSG_SPACE is a pure computation.
-    msg.msg_controllen =
-        unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as _;
+    let mut msg = one_fd_msg(&mut iov, &mut cmsg);
     let n = loop {
         // SAFETY: msg and everything it points at are valid for the call.
         let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
@@ -462,14 +470,8 @@ pub(crate) fn recv_fd(sock: RawFd, buf: &mut [u8]) -> Result<(usize, Option<RawF
 
 /// Send `payload` with one fd attached (SCM_RIGHTS), as a console socket receiver expects.
 pub(crate) fn send_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<(), Errno> {
-    #[repr(C)]
-    struct Cmsg {
-        hdr: libc::cmsghdr,
-        fd: libc::c_int,
-        _pad: libc::c_int,
-    }
     // SAFETY: an all-zero cmsghdr + int is valid; the fields are set below.
-    let mut cmsg: Cmsg = unsafe { std::mem::zeroed() };
+    let mut cmsg: OneFd = unsafe { std::mem::zeroed() };
     // SAFETY: CMSG_LEN is a pure computation.
     cmsg.hdr.cmsg_len = unsafe { libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) } as _;
     cmsg.hdr.cmsg_level = libc::SOL_SOCKET;
@@ -479,14 +481,7 @@ pub(crate) fn send_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<(), Errn
         iov_base: payload.as_ptr() as *mut libc::c_void,
         iov_len: payload.len(),
     };
-    // SAFETY: as above.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = (&mut cmsg as *mut Cmsg).cast();
-    // SAFETY: CMSG_SPACE is a pure computation.
-    msg.msg_controllen =
-        unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as _;
+    let msg = one_fd_msg(&mut iov, &mut cmsg);
     loop {
         // SAFETY: msg and everything it points at are valid for the call.
         let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
