@@ -413,9 +413,14 @@ impl Init {
         let (n, fd) = sys::recv_fd(self.sock.as_raw_fd(), &mut b)
             .or_fail(|b| write!(b, "read from the runtime"))?;
         let Some(fd) = fd.filter(|_| n == 1 && b[0] == msg::GO) else {
-            return Err(ChildError::msg(format_args!(
-                "the runtime went away during setup"
-            )));
+            return Err(if n == 0 {
+                ChildError::msg(format_args!("the runtime went away during setup"))
+            } else {
+                ChildError::msg(format_args!(
+                    "the runtime's GO (message {:?}) came without the network namespace",
+                    b[0] as char
+                ))
+            });
         };
         sys::setns(fd, libc::CLONE_NEWNET)
             .or_fail(|b| write!(b, "join the container's new network namespace"))?;
